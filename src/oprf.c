@@ -1,0 +1,2 @@
+/* oprf.c: placeholder, filled in by its issue. */
+typedef int psi_oprf_placeholder;

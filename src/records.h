@@ -1,0 +1,66 @@
+/*
+ * records.h: splitting byte streams into records and extracting keys
+ * (DESIGN section 3).
+ *
+ * A record ends at '\n' (a '\r' just before it is dropped) or at NUL with
+ * -z; the last record may lack its terminator.  The key is the whole record,
+ * field N split on a delimiter, or an RFC 4180 CSV field; --trim and
+ * --ignore-case normalise it.  Records with an empty key are skipped and
+ * counted; a key over 65535 bytes, a missing field or an unterminated CSV
+ * quote is fatal (exit 2, naming file and record number) unless
+ * skip_invalid is set, in which case it is skipped, counted and warned
+ * about once.
+ */
+#ifndef PSI_RECORDS_H
+#define PSI_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define REC_MAX_KEY	65535
+
+struct rec_opts {
+	int		zero_term;	/* -z: records end at NUL */
+	int		header;		/* --header: skip the first record of each file */
+	unsigned	key_field;	/* --key-field N (1-based); 0 = whole record */
+	char		delim;		/* --delimiter C (default '\t'; ',' with --csv) */
+	int		csv;		/* --csv: RFC 4180 fields */
+	int		trim;		/* --trim: strip ASCII white space around the key */
+	int		ignore_case;	/* --ignore-case: fold ASCII case */
+	int		skip_invalid;	/* --skip-invalid */
+	int		count_invalid;	/* `check`: count invalid records quietly,
+					   never fatal, never warn */
+};
+
+struct record {
+	const uint8_t	*data;		/* the record as read, without terminator */
+	size_t		 len;		/*   (and without a '\r' before '\n') */
+	const uint8_t	*key;		/* the normalised key */
+	size_t		 keylen;	/* 1..REC_MAX_KEY */
+	const char	*file;		/* source name */
+	uint64_t	 recno;		/* 1-based record number within file */
+};
+
+struct rec_stats {
+	uint64_t	records;	/* records read (header excluded) */
+	uint64_t	keys;		/* records returned with a key */
+	uint64_t	empty;		/* skipped: empty key */
+	uint64_t	invalid;	/* skipped: invalid (only with skip_invalid) */
+	uint64_t	first_invalid[5];	/* their record numbers */
+	uint64_t	bytes;		/* input bytes consumed */
+};
+
+struct rec_reader;
+
+/* Reads files[0..nfiles-1] in order ("-" = stdin); no files = stdin. */
+struct rec_reader *rec_open(const struct rec_opts *, char **files, int nfiles);
+/* Next record with a key: 1, or 0 at the end of all input.  The pointers
+ * in *r stay valid until the next call. */
+int	rec_next(struct rec_reader *, struct record *r);
+void	rec_get_stats(const struct rec_reader *, struct rec_stats *);
+void	rec_close(struct rec_reader *);
+
+/* Normalisation as a stand-alone step (used for keys and for tests). */
+size_t	rec_normalize(const struct rec_opts *, uint8_t *key, size_t len);
+
+#endif

@@ -1,0 +1,2 @@
+/* source.c: placeholder, filled in by its issue. */
+typedef int psi_source_placeholder;

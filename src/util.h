@@ -1,0 +1,59 @@
+/*
+ * util.h: allocation wrappers that never return NULL, one-line error
+ * reporting with the exit statuses of DESIGN section 5, verbosity-levelled
+ * logging, and size/number parsing.  Everything here is process-wide state
+ * set up once by main.c.
+ */
+#ifndef PSI_UTIL_H
+#define PSI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Exit statuses (DESIGN section 5; documented in psi-stream(1)). */
+enum {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,		/* usage or configuration error */
+	EXIT_IO = 2,		/* local I/O: input, output, temporary files */
+	EXIT_NET = 3,		/* cannot bind/connect, timeout, connection lost */
+	EXIT_AUTH = 4,		/* authentication failed */
+	EXIT_PROTO = 5,		/* incompatible peer or protocol violation */
+	EXIT_PEER = 6		/* the peer reported an error and aborted */
+};
+
+extern int verbosity;		/* 0 quiet, 1 default, 2+ verbose */
+
+/* Called by fatal() before exit: tears down temporary files, tells the peer. */
+typedef void (*fatal_hook_fn)(int status, const char *msg);
+void	set_fatal_hook(fatal_hook_fn);
+
+/* "psi-stream: <msg>" on stderr, then exit(status).  Never returns. */
+void	fatal(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+/* Same, with ": strerror(errno)" appended. */
+void	fatal_errno(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+void	warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	vlog(int level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+
+/* "256M" -> bytes; K M G T suffixes (powers of 1024).  -1 on error. */
+int	parse_size(const char *, uint64_t *);
+/* Whole number in [lo, hi]; -1 on error. */
+int	parse_uint(const char *, uint64_t lo, uint64_t hi, uint64_t *);
+
+/* Write all of buf to fd, retrying on EINTR and short writes.  0 or -1. */
+int	write_all(int fd, const void *buf, size_t len);
+
+void	hex_encode(char *out, const uint8_t *in, size_t len);	/* out: 2*len+1 */
+int	hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen);
+
+double	now_seconds(void);	/* monotonic clock */
+
+#endif
