@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #define REC_MAX_KEY	65535
+/* Longest record (it must fit in memory); longer ones are invalid. */
+#define REC_MAX_RECORD	(64u << 20)
 
 struct rec_opts {
 	int		zero_term;	/* -z: records end at NUL */
@@ -45,8 +47,11 @@ struct rec_stats {
 	uint64_t	records;	/* records read (header excluded) */
 	uint64_t	keys;		/* records returned with a key */
 	uint64_t	empty;		/* skipped: empty key */
-	uint64_t	invalid;	/* skipped: invalid (only with skip_invalid) */
+	uint64_t	invalid;	/* skipped: invalid (skip_invalid or
+					   count_invalid) */
 	uint64_t	first_invalid[5];	/* their record numbers */
+	const char	*first_invalid_file[5];	/* and files (valid until
+						   rec_close) */
 	uint64_t	bytes;		/* input bytes consumed */
 };
 
