@@ -98,6 +98,7 @@ struct source {
 
 static int probe_state = -1;	/* -1 not probed, 0 no io_uring, 1 io_uring */
 static int last_uring;
+static int said_forced;
 
 static void
 read_error(const struct source *s, int err)
@@ -148,8 +149,11 @@ want_uring(struct source *s)
 	const char *env = getenv("PSI_STREAM_IO");
 	int ret;
 
-	if (env != NULL && strcmp(env, "read") == 0)
+	if (env != NULL && strcmp(env, "read") == 0) {
+		if (!said_forced++)
+			vlog(2, "PSI_STREAM_IO=read: reading with read(2)");
 		return 0;
+	}
 	if (probe_state == 0)
 		return 0;
 	ret = ring_init(s);
@@ -163,6 +167,8 @@ want_uring(struct source *s)
 		probe_state = probe_state == -1 ? 0 : probe_state;
 		return 0;
 	}
+	if (probe_state == -1)
+		vlog(2, "reading with io_uring");
 	probe_state = 1;
 	return 1;
 }
