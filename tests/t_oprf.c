@@ -5,6 +5,8 @@
  *   and KeyInfo; per vector BlindedElement (fixed Blind), EvaluationElement,
  *   Output via Finalize and Output via Evaluate, byte for byte;
  * - RFC 9380 K.3 (rfc9380-k3-expand-message-xmd-sha512.txt);
+ * - oprf-xcheck.txt: Evaluate outputs from other RFC 9497 implementations
+ *   on random keys and inputs of 0 to 65535 bytes;
  * - batch unblinding (Montgomery's trick) against one-by-one Finalize;
  * - negative twins: a corrupted byte fails the comparison, invalid or
  *   identity elements, zero blinds, bad key text, over-long inputs and
@@ -311,6 +313,43 @@ test_xmd(void)
 	    "expand_message_xmd: a 256-byte DST refused");
 }
 
+struct xcheck_ctx {
+	int	n, good, longest;
+};
+
+static void
+xcheck_record(void *ctx, const struct record *r)
+{
+	struct xcheck_ctx *c = ctx;
+	uint8_t *x, out[OPRF_OUT], sk[OPRF_SCALAR];
+	size_t xlen;
+	const char *hex = field(r, "Key");
+
+	x = field_bytes(r, "Input", &xlen);
+	c->n++;
+	if (hex != NULL && oprf_parse_key_hex(sk, hex, strlen(hex)) == 0 &&
+	    oprf_evaluate(out, sk, x, xlen) == 0 &&
+	    eq_hex(out, OPRF_OUT, field(r, "Output")))
+		c->good++;
+	else
+		diag("xcheck mismatch: input of %zu bytes", xlen);
+	if ((int)xlen > c->longest)
+		c->longest = (int)xlen;
+	free(x);
+}
+
+static void
+test_xcheck(void)
+{
+	struct xcheck_ctx c = { .n = 0 };
+
+	read_vectors("oprf-xcheck.txt", xcheck_record, &c);
+	ok(c.n >= 20 && c.good == c.n, "cross-check with voprf-ts and noble: "
+	    "%d of %d Evaluate outputs agree", c.good, c.n);
+	ok(c.longest == OPRF_MAX_INPUT, "cross-check covers a %d-byte input",
+	    c.longest);
+}
+
 #define NBATCH	50
 
 /* Blind 50 random inputs, evaluate, then unblind as a batch and singly. */
@@ -511,6 +550,7 @@ main(void)
 	}
 	test_rfc9497();
 	test_xmd();
+	test_xcheck();
 	test_batch();
 	test_bad_elements();
 	test_parse_key();
