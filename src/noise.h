@@ -21,7 +21,9 @@
 
 struct noise_hs;
 
-struct noise_cipher {		/* a CipherState after Split */
+/* A CipherState after Split.  k is a secret key: keep the struct in
+ * sodium_malloc memory and sodium_memzero it when done. */
+struct noise_cipher {
 	uint8_t		k[NOISE_KEY];
 	uint64_t	n;
 };
