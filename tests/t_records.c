@@ -7,8 +7,9 @@
  * CSV (quoted delimiters, doubled quotes, newlines inside quotes), --trim,
  * --ignore-case, key length limits, records spanning many chunks, zstd
  * (good, multi-frame, corrupt, truncated), gzip refusal, several files,
- * stdin as a slow pipe, missing files and directories; plus a randomized
- * comparison against a naive splitter.  Each case runs through both io
+ * stdin as a slow pipe, missing files and directories; plus randomized
+ * comparisons (plain and CSV, from files and from pipes whose chunks end
+ * anywhere) against byte-by-byte reference readers.  Each case runs through both io
  * paths (io_uring and PSI_STREAM_IO=read); fatal cases run in forked
  * children whose exit status and stderr are checked.  Every positive case
  * has a negative twin.
@@ -841,6 +842,49 @@ t_files(void)
 	free(files[2]);
 }
 
+/*
+ * Reads data[0..n) from stdin, fed by a child through a pipe in pieces of
+ * 1..maxstep bytes (pausing now and then), so chunks end anywhere.
+ */
+static char *
+collect_pipe(const struct rec_opts *o, const void *data, size_t n,
+    size_t maxstep, unsigned seed)
+{
+	const uint8_t *src = data;
+	size_t i, step;
+	char *got;
+	int fd[2], save;
+	pid_t pid;
+
+	if (pipe(fd) < 0)
+		exit(99);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		for (i = 0; i < n; i += step) {
+			seed = seed * 1103515245 + 12345;
+			step = 1 + (seed >> 8) % maxstep;
+			if (step > n - i)
+				step = n - i;
+			if (write_all(fd[1], src + i, step) < 0)
+				_exit(1);
+			if ((seed >> 4) % 8 == 0)
+				usleep(200);
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	save = dup(0);
+	dup2(fd[0], 0);
+	close(fd[0]);
+	got = collect_files(o, NULL, 0);
+	dup2(save, 0);
+	close(save);
+	waitpid(pid, NULL, 0);
+	return got;
+}
+
 /* stdin as a pipe fed in small pieces (the zstd magic split across
  * writes), checked against the same bytes from a file. */
 static void
@@ -849,42 +893,17 @@ t_stdin_pipe(void)
 	struct rec_opts o = { 0 };
 	static const char text[] = "one\ntwo\r\nthree\n\nfour";
 	uint8_t *z;
-	size_t zn, i, step;
+	size_t zn;
 	char *fromfile, *frompipe;
-	int fd[2], save, round;
-	pid_t pid;
+	int round;
 
 	zn = zcompress(text, sizeof(text) - 1, &z);
 	show_names = 0;
 	fromfile = collect1(&o, put_file("pipe.txt", text, sizeof(text) - 1));
 	for (round = 0; round < 2; round++) {
-		const uint8_t *src = round ? z : (const uint8_t *)text;
-		size_t n = round ? zn : sizeof(text) - 1;
-
-		if (pipe(fd) < 0)
-			exit(99);
-		fflush(stdout);
-		pid = fork();
-		if (pid == 0) {
-			close(fd[0]);
-			for (i = 0; i < n; i += step) {
-				step = i < 8 ? 1 : 7;
-				if (step > n - i)
-					step = n - i;
-				if (write_all(fd[1], src + i, step) < 0)
-					_exit(1);
-				usleep(2000);
-			}
-			_exit(0);
-		}
-		close(fd[1]);
-		save = dup(0);
-		dup2(fd[0], 0);
-		close(fd[0]);
-		frompipe = collect_files(&o, NULL, 0);
-		dup2(save, 0);
-		close(save);
-		waitpid(pid, NULL, 0);
+		/* 1- and 2-byte writes: the zstd magic arrives in pieces. */
+		frompipe = round ? collect_pipe(&o, z, zn, 2, 7) :
+		    collect_pipe(&o, text, sizeof(text) - 1, 2, 7);
 		ok(strcmp(fromfile, frompipe) == 0 &&
 		    strcmp(last_file, "stdin") == 0,
 		    "%s stdin through a slow pipe [%s]",
@@ -900,7 +919,7 @@ t_stdin_pipe(void)
 
 /* Naive reference splitter for the randomized comparison (plain mode). */
 static char *
-naive(const char *d, size_t n, const char *name, int zero)
+naive(const char *d, size_t n, int zero)
 {
 	struct buf b = { 0 };
 	size_t i, start = 0, len;
@@ -922,7 +941,7 @@ naive(const char *d, size_t n, const char *name, int zero)
 			empty++;
 		} else {
 			keys++;
-			buf_printf(&b, "%s:%llu [", name, recno);
+			buf_printf(&b, "%llu [", recno);
 			buf_escaped(&b, (const uint8_t *)d + start, len);
 			buf_add(&b, "] key=[", 7);
 			buf_escaped(&b, (const uint8_t *)d + start, len);
@@ -935,6 +954,133 @@ naive(const char *d, size_t n, const char *name, int zero)
 	return b.p;
 }
 
+/*
+ * Reference CSV reader, byte by byte: the record automaton of records.c
+ * (a quote opens a field only at its start, "" inside quotes is a quote,
+ * bytes after a closing quote are kept) without its shortcuts.  Empty
+ * records are empty keys; a record without the field, an open quote at
+ * EOF and a key over REC_MAX_KEY are invalid.
+ */
+static char *
+naive_csv(const char *d, size_t n, unsigned field)
+{
+	enum { FS, UQ, IQ, QQ } st;
+	struct buf b = { 0 }, key = { 0 };
+	size_t i = 0, start, len, j;
+	unsigned long long recno = 0, records = 0, keys = 0, empty = 0, inval = 0;
+	unsigned f;
+	const char *r;
+
+	buf_add(&b, "", 0);
+	while (i < n) {
+		start = i;
+		st = FS;
+		for (; i < n; i++) {
+			char c = d[i];
+			if (st == IQ) {
+				if (c == '"')
+					st = QQ;
+			} else if (c == '"' && st != UQ) {
+				st = IQ;
+			} else if (c == '\n') {
+				break;
+			} else {
+				st = c == ',' ? FS : UQ;
+			}
+		}
+		recno++;
+		records++;
+		if (i == n && st == IQ) {
+			inval++;
+			break;
+		}
+		len = i - start;
+		if (i < n && len > 0 && d[i - 1] == '\r')
+			len--;
+		i++;
+		r = d + start;
+		if (len == 0) {
+			empty++;
+			continue;
+		}
+		key.len = 0;
+		buf_add(&key, "", 0);
+		for (j = 0, f = 1;; f++) {
+			key.len = 0;
+			if (j < len && r[j] == '"') {
+				for (j++; j < len; j++) {
+					if (r[j] == '"' && j + 1 < len &&
+					    r[j + 1] == '"') {
+						buf_add(&key, "\"", 1);
+						j++;
+					} else if (r[j] == '"') {
+						j++;
+						break;
+					} else {
+						buf_add(&key, r + j, 1);
+					}
+				}
+			}
+			for (; j < len && r[j] != ','; j++)
+				buf_add(&key, r + j, 1);
+			if (f == field || j >= len)
+				break;
+			j++;
+		}
+		if (f != field) {
+			inval++;
+			continue;
+		}
+		if (key.len == 0) {
+			empty++;
+			continue;
+		}
+		if (key.len > REC_MAX_KEY) {
+			inval++;
+			continue;
+		}
+		keys++;
+		buf_printf(&b, "%llu [", recno);
+		buf_escaped(&b, (const uint8_t *)r, len);
+		buf_add(&b, "] key=[", 7);
+		buf_escaped(&b, (const uint8_t *)key.p, key.len);
+		buf_add(&b, "]\n", 2);
+	}
+	free(key.p);
+	buf_printf(&b, "records=%llu keys=%llu empty=%llu invalid=%llu",
+	    records, keys, empty, inval);
+	return b.p;
+}
+
+/* On mismatch, shows the first differing line of two dumps. */
+static void
+diag_first_diff(const char *want, const char *got)
+{
+	size_t i = 0, ls = 0, le;
+
+	while (want[i] != '\0' && want[i] == got[i]) {
+		if (want[i] == '\n')
+			ls = i + 1;
+		i++;
+	}
+	if (want[i] == got[i])
+		return;
+	le = strcspn(want + ls, "\n");
+	diag("want: %.*s", (int)(le > 300 ? 300 : le), want + ls);
+	le = strcspn(got + ls, "\n");
+	diag("got:  %.*s", (int)(le > 300 ? 300 : le), got + ls);
+}
+
+/* Strips the " N N N" list of invalid record numbers from a dump. */
+static void
+strip_invalid_list(char *s)
+{
+	char *p = strstr(s, " invalid=");
+
+	if (p != NULL && (p = strchr(p + 1, ' ')) != NULL)
+		*p = '\0';
+}
+
 static void
 t_random(void)
 {
@@ -942,8 +1088,9 @@ t_random(void)
 	size_t n = 3u << 20, i, run;
 	char *d = xmalloc(n), *want, *got, *p;
 	unsigned seed = 12345;
-	int zero, good = 1;
+	int zero;
 
+	show_names = 0;
 	for (zero = 0; zero < 2; zero++) {
 		/* Record lengths from 0 to ~3000, some CRs and NULs. */
 		for (i = 0; i < n; ) {
@@ -958,14 +1105,87 @@ t_random(void)
 		}
 		o.zero_term = zero;
 		p = put_file("random.bin", d, n - 1);
-		want = naive(d, n - 1, "random.bin", zero);
+		want = naive(d, n - 1, zero);
 		got = collect1(&o, p);
-		good = strcmp(want, got) == 0;
-		ok(good, "3 MiB of random records match a naive splitter "
-		    "(%s) [%s]", zero ? "-z" : "LF", io);
+		if (!ok(strcmp(want, got) == 0, "3 MiB of random records "
+		    "match a naive splitter (%s) [%s]", zero ? "-z" : "LF", io))
+			diag_first_diff(want, got);
+		free(got);
+		got = collect_pipe(&o, d, n - 1, 5000, seed);
+		if (!ok(strcmp(want, got) == 0, "the same through a pipe, "
+		    "chunks ending anywhere (%s) [%s]", zero ? "-z" : "LF", io))
+			diag_first_diff(want, got);
 		free(want);
 		free(got);
 	}
+	show_names = 1;
+	free(d);
+}
+
+static void
+t_random_csv(void)
+{
+	static const char *const pieces[] = {
+		"a", "bc", "\"x\"", "\"q,\nq\"", "\"\"\"\"", "\"a\"\"b\"", "\"\r\n\"",
+		"d\"e", "\"t\"ail", " ", "\"long,,\n\n\"\"\"", "\"\"", "\r",
+	};
+	struct rec_opts o = { 0 };
+	size_t n = 2u << 20, i = 0, k, len;
+	char *d = xmalloc(n + 64), *want, *got, *p;
+	unsigned seed = 777;
+	int last, verb = verbosity;
+
+	/* Records of 1..6 fields picked from pieces, joined by commas; now
+	 * and then a lone quote or a huge quoted field. */
+	while (i < n) {
+		seed = seed * 1103515245 + 12345;
+		last = (int)((seed >> 16) % 6);
+		for (k = 0; (int)k <= last && i < n; k++) {
+			seed = seed * 1103515245 + 12345;
+			if ((seed >> 8) % 5000 == 0) {
+				len = (seed >> 4) % 600000;
+				if (len > n - i)
+					len = n - i;
+				memset(d + i, '\n', len);
+				d[i] = '"';
+				d[i + len - 1] = '"';
+				i += len;
+			} else {
+				const char *pc = pieces[(seed >> 16) % 13];
+				if ((seed >> 10) % 997 == 0)
+					pc = "\"";
+				len = strlen(pc);
+				memcpy(d + i, pc, len);
+				i += len;
+			}
+			if ((int)k < last)
+				d[i++] = ',';
+		}
+		d[i++] = '\n';
+	}
+	n = i;
+	o.csv = 1;
+	o.key_field = 2;
+	o.skip_invalid = 1;
+	verbosity = 0;		/* no skip warnings */
+	show_names = 0;
+	want = naive_csv(d, n, 2);
+	p = put_file("random.csv", d, n);
+	got = collect1(&o, p);
+	strip_invalid_list(got);
+	if (!ok(strcmp(want, got) == 0, "2 MiB of random CSV match a "
+	    "byte-by-byte reader [%s]", io))
+		diag_first_diff(want, got);
+	free(got);
+	got = collect_pipe(&o, d, n, 3000, seed);
+	strip_invalid_list(got);
+	if (!ok(strcmp(want, got) == 0, "the same CSV through a pipe, "
+	    "chunks ending anywhere [%s]", io))
+		diag_first_diff(want, got);
+	free(got);
+	free(want);
+	show_names = 1;
+	verbosity = verb;
 	free(d);
 }
 
@@ -1030,6 +1250,7 @@ main(void)
 		t_files();
 		t_stdin_pipe();
 		t_random();
+		t_random_csv();
 		t_stats_and_io();
 	}
 	{
