@@ -6,7 +6,8 @@
 # duplicate counts, stdin, and the fatal cases (gzip, missing file,
 # directory: exit 2).  Every case runs through both io paths (io_uring and
 # PSI_STREAM_IO=read), which must print the same.  strace confirms that
-# io_uring is used by default and not with PSI_STREAM_IO=read.
+# io_uring is used by default and not with PSI_STREAM_IO=read, and (by
+# fault injection) that a refused io_uring_setup falls back silently.
 # Needs PSI_STREAM (the binary); prints TAP.
 
 PS=${PSI_STREAM:?PSI_STREAM must name the psi-stream binary}
@@ -224,7 +225,25 @@ if command -v strace >/dev/null 2>&1 &&
 	fi
 	! grep -q io_uring "$T/st2"
 	ok $? "strace: no io_uring with PSI_STREAM_IO=read"
+	# A kernel or seccomp policy refusing io_uring: silent fallback.
+	for e in EPERM ENOSYS; do
+		if strace -f -o /dev/null -e trace=io_uring_setup \
+		    -e inject=io_uring_setup:error=$e \
+		    "$PS" check "$T/lines.txt" >"$T/a" 2>"$T/e"; then
+			strace -f -o /dev/null -e trace=io_uring_setup \
+			    -e inject=io_uring_setup:error=$e \
+			    "$PS" check -v "$T/lines.txt" >/dev/null 2>"$T/ev"
+			expect "$T/want" 1010 1010 0 0 10
+			cmp -s "$T/a" "$T/want" && ! [ -s "$T/e" ] &&
+			    grep -q 'io_uring unavailable.*using read(2)' "$T/ev"
+			ok $? "io_uring_setup failing with $e: silent read(2) fallback, one line with -v"
+		else
+			skip "strace cannot inject faults"
+		fi
+	done
 else
+	skip "no strace"
+	skip "no strace"
 	skip "no strace"
 	skip "no strace"
 fi
