@@ -1,15 +1,22 @@
 /*
  * records.c: records and keys from a sequence of sources (DESIGN section 3).
  *
+ * Call order: rec_open(), rec_next() until it returns 0, rec_get_stats(),
+ * rec_close().  Sources are opened one at a time, in order.
+ *
  * rec_next() walks the current source chunk by chunk.  Terminators are
  * found 64 bytes at a time: mask64() turns a block into a bit mask of
  * terminator positions (SSE2 where available), and fill_section() lists
  * the positions of a whole section in one tight loop, so that each record
- * costs little more than reading the next position.  A record lying wholly inside a chunk is returned
- * as a pointer into the chunk; only a record that spans chunks is copied,
- * into the carry buffer, which grows up to REC_MAX_RECORD.  A longer
- * record is invalid: with skip_invalid/count_invalid its bytes are
- * discarded (still tracking CSV quotes) until its end.
+ * costs little more than reading the next position (chunk offsets fit in
+ * 32 bits: sources hand out chunks of at most a few MiB).  A record lying
+ * wholly inside a chunk is returned as a pointer into the chunk; only a
+ * record that spans chunks is copied, into the carry buffer, which grows
+ * up to REC_MAX_RECORD.  A longer record is invalid: with skip_invalid or
+ * count_invalid its bytes are discarded (still tracking CSV quotes) until
+ * its end.  The common plain case (whole record = key) has a fast path at
+ * the top of rec_next(); records and keys are derived when stats are
+ * asked for, not counted per record.
  *
  * CSV (RFC 4180, read leniently): a record ends at a terminator outside
  * quotes.  A quote opens a quoted field only at the start of a field;
