@@ -1,0 +1,774 @@
+/*
+ * t_spill.c: the record spill and the external sorter (src/spill.c).
+ * Covers: record round trips (empty, one, many with empty, binary and
+ * block-sized records, a 5 MB record); sorter output against qsort (empty,
+ * one pair, all values equal, in memory only, many runs merged in several
+ * passes, duplicates and extreme values); the temporary directory empty
+ * during and after use with O_TMPFILE and with the mkstemp fallback, and
+ * no descriptor leaked; exit 2 naming the directory for a missing,
+ * unwritable, read-only or full directory; exit 2 for a corrupted or
+ * truncated temporary file; exit 1 for a budget under the minimum; the
+ * tick callback; peak RSS of a 4M-pair sorter within its budget.
+ */
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spill.h"
+#include "tap.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static char tmpdir[PATH_MAX];
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint64_t
+splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static u128
+rand128(uint64_t *s)
+{
+	u128 hi = splitmix(s);
+
+	return hi << 64 | splitmix(s);
+}
+
+/* Entries in dir other than . and .., or -1. */
+static int
+dir_entries(const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int
+fd_count(void)
+{
+	return dir_entries("/proc/self/fd");
+}
+
+/* The descriptor of a (deleted) file in dir, or -1. */
+static int
+find_tmp_fd(const char *dir)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	ssize_t n;
+	size_t dl = strlen(dir);
+	int fd = -1;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (snprintf(path, sizeof(path), "/proc/self/fd/%s",
+		    e->d_name) >= (int)sizeof(path))
+			continue;
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, dir, dl) == 0 && link[dl] == '/')
+			fd = atoi(e->d_name);
+	}
+	closedir(d);
+	return fd;
+}
+
+/*
+ * Run fn(arg) in a child with stderr captured into msg; return its exit
+ * status, or -1 if it did not exit normally.
+ */
+static int
+in_child(void (*fn)(void *), void *arg, char *msg, size_t msgsz)
+{
+	int p[2], st;
+	pid_t pid;
+	size_t got = 0;
+	ssize_t n;
+
+	fflush(stdout);
+	if (pipe(p) == -1 || (pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 2);
+		fn(arg);
+		_exit(0);
+	}
+	close(p[1]);
+	while (got + 1 < msgsz &&
+	    (n = read(p[0], msg + got, msgsz - 1 - got)) > 0)
+		got += (size_t)n;
+	msg[got] = '\0';
+	close(p[0]);
+	if (waitpid(pid, &st, 0) == -1 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* A child that must fail with status want and a message holding both. */
+static void
+expect_fatal(void (*fn)(void *), void *arg, int want, const char *what,
+    const char *needle2, const char *name)
+{
+	char msg[2048];
+	int st;
+
+	st = in_child(fn, arg, msg, sizeof(msg));
+	msg[strcspn(msg, "\n")] = '\0';
+	ok(st == want && strstr(msg, what) != NULL &&
+	    (needle2 == NULL || strstr(msg, needle2) != NULL),
+	    "%s: exit %d, \"%s\"", name, st, msg);
+}
+
+/* tmpdir/name into out (PATH_MAX bytes). */
+static char *
+subdir(char *out, const char *name)
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", tmpdir, name) >= PATH_MAX)
+		abort();
+	return out;
+}
+
+/* ---- record spill ------------------------------------------------------- */
+
+#define BIG_REC		(5 * 1024 * 1024)
+
+/* Record i of the "many" set: its length, and its bytes from a seed. */
+static size_t
+rec_len(uint64_t i)
+{
+	static const size_t edge[] = { 131072 - 4, 131072 - 3, 131072,
+	    131073, 262144 + 7 };
+	uint64_t s = i * 7919;
+
+	if (i == 777)
+		return BIG_REC;
+	if (i % 1000 == 500)
+		return edge[(i / 1000) % 5];
+	if (i % 17 == 0)
+		return 0;
+	return splitmix(&s) % 600;
+}
+
+static void
+rec_fill(uint64_t i, uint8_t *buf, size_t len)
+{
+	uint64_t s = i, r = 0;
+	size_t j;
+
+	for (j = 0; j < len; j++) {
+		if (j % 8 == 0)
+			r = splitmix(&s);
+		/* half random bytes, half text, so zstd has some work */
+		buf[j] = (i & 1) ? (uint8_t)(r >> (8 * (j % 8))) :
+		    (uint8_t)("abcdefgh,0123\n\0"[(r >> (8 * (j % 8))) % 15]);
+	}
+}
+
+static void
+test_recspill_basic(void)
+{
+	struct recspill *rs;
+	const uint8_t *d;
+	size_t len;
+
+	rs = recspill_new(tmpdir);
+	recspill_rewind(rs);
+	ok(recspill_count(rs) == 0 && recspill_next(rs, &d, &len) == 0,
+	    "recspill: empty spill reads back nothing");
+	recspill_free(rs);
+
+	rs = recspill_new(tmpdir);
+	recspill_add(rs, (const uint8_t *)"hello", 5);
+	recspill_rewind(rs);
+	ok(recspill_next(rs, &d, &len) == 1 && len == 5 &&
+	    memcmp(d, "hello", 5) == 0 && recspill_next(rs, &d, &len) == 0,
+	    "recspill: one record round trip");
+	recspill_rewind(rs);
+	ok(recspill_next(rs, &d, &len) == 1 && len == 5 &&
+	    recspill_next(rs, &d, &len) == 0,
+	    "recspill: a second rewind reads it again");
+	recspill_free(rs);
+
+	len = recspill_memory();
+	ok(len > 128 * 1024 && len < 2 * 1024 * 1024,
+	    "recspill_memory() = %zu bytes", len);
+}
+
+static void
+test_recspill_many(const char *mode)
+{
+	const uint64_t n = 5000;
+	struct recspill *rs;
+	uint8_t *want = malloc(BIG_REC + 1);
+	const uint8_t *d;
+	size_t len, bad = 0, sawbig = 0;
+	uint64_t i;
+	int fds = fd_count();
+
+	rs = recspill_new(tmpdir);
+	for (i = 0; i < n; i++) {
+		len = rec_len(i);
+		rec_fill(i, want, len);
+		recspill_add(rs, want, len);
+	}
+	ok(recspill_count(rs) == n && dir_entries(tmpdir) == 0,
+	    "recspill %s: %llu records added, tmpdir empty while in use", mode,
+	    (unsigned long long)n);
+	recspill_rewind(rs);
+	for (i = 0; recspill_next(rs, &d, &len); i++) {
+		if (len == BIG_REC)
+			sawbig++;
+		if (i >= n || len != rec_len(i)) {
+			bad++;
+			break;
+		}
+		rec_fill(i, want, len);
+		if (memcmp(d, want, len) != 0)
+			bad++;
+	}
+	ok(bad == 0 && i == n && sawbig == 1,
+	    "recspill %s: every record back in order, byte for byte "
+	    "(empty, binary, block-edge and 5 MB records)", mode);
+	ok(dir_entries(tmpdir) == 0, "recspill %s: tmpdir empty while "
+	    "reading", mode);
+	recspill_free(rs);
+	ok(dir_entries(tmpdir) == 0 && fd_count() == fds,
+	    "recspill %s: tmpdir empty and no descriptor left after free",
+	    mode);
+	free(want);
+}
+
+/* Corrupt or truncate the spill file, then read: must die, exit 2. */
+struct damage {
+	const char	*dir;
+	long		 off;	/* byte to flip; -1: truncate to half */
+	int		 sorter;
+	size_t		 n;	/* records or pairs */
+};
+
+static void
+damage_file(const struct damage *dm)
+{
+	struct stat st;
+	uint8_t b;
+	int fd = find_tmp_fd(dm->dir);
+	off_t off;
+
+	if (fd == -1 || fstat(fd, &st) == -1)
+		_exit(98);
+	if (dm->off < 0) {
+		if (ftruncate(fd, st.st_size / 2) == -1)
+			_exit(98);
+		return;
+	}
+	off = dm->off < st.st_size ? dm->off : st.st_size / 2;
+	if (dm->off == LONG_MAX)
+		off = st.st_size - 1;
+	if (pread(fd, &b, 1, off) != 1)
+		_exit(98);
+	b ^= 0x10;
+	if (pwrite(fd, &b, 1, off) != 1)
+		_exit(98);
+}
+
+static void
+child_damaged_recspill(void *arg)
+{
+	const struct damage *dm = arg;
+	struct recspill *rs = recspill_new(dm->dir);
+	uint8_t buf[600];
+	const uint8_t *d;
+	size_t len, i;
+
+	for (i = 0; i < dm->n; i++) {
+		rec_fill(i, buf, sizeof(buf));
+		recspill_add(rs, buf, sizeof(buf));
+	}
+	recspill_rewind(rs);
+	damage_file(dm);
+	while (recspill_next(rs, &d, &len))
+		;
+	recspill_free(rs);
+}
+
+static void
+test_recspill_damage(void)
+{
+	static const long offs[] = { 0, 5, 20, 300000, LONG_MAX, -1 };
+	struct damage dm = { tmpdir, 0, 0, 2000 };
+	size_t i;
+
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		dm.off = offs[i];
+		expect_fatal(child_damaged_recspill, &dm, 2,
+		    "corrupt temporary file in", tmpdir, offs[i] < 0 ?
+		    "recspill: truncated file is an error" :
+		    "recspill: a flipped bit is an error");
+	}
+}
+
+/* ---- unwritable directories --------------------------------------------- */
+
+static void
+child_recspill_fill(void *arg)
+{
+	struct recspill *rs = recspill_new(arg);
+	uint8_t buf[4096];
+	uint64_t s = 1;
+	size_t i, j;
+
+	for (i = 0; i < 1024; i++) {
+		for (j = 0; j < sizeof(buf); j += 8) {
+			uint64_t r = splitmix(&s);
+			memcpy(buf + j, &r, 8);
+		}
+		recspill_add(rs, buf, sizeof(buf));
+	}
+	recspill_rewind(rs);
+	recspill_free(rs);
+}
+
+static void
+child_sorter_fill(void *arg)
+{
+	struct sorter *so = sorter_new(arg, sorter_min_memory());
+	uint64_t s = 2, i;
+
+	for (i = 0; i < 300000; i++)
+		sorter_add(so, rand128(&s), i);
+	sorter_finish(so);
+	sorter_free(so);
+}
+
+/* tmpdir/name, made and mounted as a 64 KiB tmpfs with flags, or NULL. */
+static const char *
+mount_tmpfs(char *dir, const char *name, unsigned long flags)
+{
+	if (mkdir(subdir(dir, name), 0700) == -1)
+		return NULL;
+	if (mount("tmpfs", dir, "tmpfs", flags, "size=64k") == -1) {
+		rmdir(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void
+unmount_tmpfs(const char *dir)
+{
+	umount(dir);
+	rmdir(dir);
+}
+
+static void
+test_bad_dirs(void)
+{
+	char dir[PATH_MAX];
+	const char *m;
+
+	subdir(dir, "does-not-exist");
+	expect_fatal(child_recspill_fill, dir, 2, "cannot write temporary "
+	    "file in", dir, "recspill: missing tmpdir is exit 2 naming it");
+	expect_fatal(child_sorter_fill, dir, 2, "cannot write temporary "
+	    "file in", dir, "sorter: missing tmpdir is exit 2 naming it");
+
+	if (geteuid() != 0) {
+		subdir(dir, "readonly");
+		mkdir(dir, 0500);
+		expect_fatal(child_recspill_fill, dir, 2, "cannot write "
+		    "temporary file in", dir, "recspill: mode 0500 tmpdir");
+		expect_fatal(child_sorter_fill, dir, 2, "cannot write "
+		    "temporary file in", dir, "sorter: mode 0500 tmpdir");
+		rmdir(dir);
+		printf("ok %d # SKIP full file system needs root to mount "
+		    "a tmpfs\n", ++tap_n);
+		printf("ok %d # SKIP full file system needs root\n", ++tap_n);
+		return;
+	}
+	if ((m = mount_tmpfs(dir, "ro", MS_RDONLY)) == NULL) {
+		printf("ok %d # SKIP cannot mount a read-only tmpfs\n", ++tap_n);
+		printf("ok %d # SKIP cannot mount a read-only tmpfs\n", ++tap_n);
+	} else {
+		expect_fatal(child_recspill_fill, dir, 2, "cannot write "
+		    "temporary file in", dir, "recspill: read-only "
+		    "tmpdir is exit 2");
+		expect_fatal(child_sorter_fill, dir, 2, "cannot write "
+		    "temporary file in", dir, "sorter: read-only tmpdir is "
+		    "exit 2");
+		unmount_tmpfs(m);
+	}
+	if ((m = mount_tmpfs(dir, "full", 0)) == NULL) {
+		printf("ok %d # SKIP cannot mount a 64k tmpfs\n", ++tap_n);
+		printf("ok %d # SKIP cannot mount a 64k tmpfs\n", ++tap_n);
+		return;
+	}
+	expect_fatal(child_recspill_fill, dir, 2, "No space left", dir,
+	    "recspill: full file system is exit 2 naming the directory");
+	expect_fatal(child_sorter_fill, dir, 2, "No space left", dir,
+	    "sorter: full file system is exit 2 naming the directory");
+	ok(dir_entries(dir) == 0, "full file system: nothing left in it");
+	unmount_tmpfs(m);
+}
+
+/* ---- sorter ------------------------------------------------------------- */
+
+struct tpair {
+	u128		v;
+	uint64_t	idx;
+};
+
+static int
+tpair_cmp(const void *a, const void *b)
+{
+	const struct tpair *x = a, *y = b;
+
+	if (x->v != y->v)
+		return x->v < y->v ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static unsigned long ticks;
+
+static void
+count_tick(void *arg)
+{
+	(void)arg;
+	ticks++;
+}
+
+/* Drain s and compare with p[0..n) sorted; 1 if identical. */
+static int
+same_as_qsort(struct sorter *s, struct tpair *p, size_t n)
+{
+	u128 v;
+	uint64_t idx;
+	size_t i;
+
+	qsort(p, n, sizeof(*p), tpair_cmp);
+	for (i = 0; sorter_next(s, &v, &idx); i++)
+		if (i >= n || v != p[i].v || idx != p[i].idx)
+			return 0;
+	return i == n && sorter_next(s, &v, &idx) == 0;
+}
+
+enum { GEN_RANDOM, GEN_EQUAL, GEN_DUPS };
+
+static struct tpair *
+gen_pairs(size_t n, int kind, uint64_t seed)
+{
+	struct tpair *p = malloc(n * sizeof(*p) + 1);
+	uint64_t s = seed;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		p[i].idx = kind == GEN_EQUAL ? n - 1 - i : splitmix(&s);
+		if (kind == GEN_RANDOM)
+			p[i].v = rand128(&s);
+		else if (kind == GEN_EQUAL)
+			p[i].v = (u128)0x0123456789abcdefULL << 64 | 42;
+		else switch (splitmix(&s) % 4) {
+		case 0: p[i].v = 0; break;
+		case 1: p[i].v = ~(u128)0; break;
+		case 2: p[i].v = (u128)(splitmix(&s) % 5) << 64; break;
+		default: p[i].v = rand128(&s) % 100; break;
+		}
+	}
+	return p;
+}
+
+/* Sort n pairs of a kind with budget mem; compare with qsort. */
+static void
+check_sort(const char *name, size_t n, int kind, size_t mem, int want_runs)
+{
+	struct tpair *p = gen_pairs(n, kind, n + (uint64_t)kind);
+	struct sorter *s = sorter_new(tmpdir, mem);
+	int fds = fd_count(), same;
+	size_t i;
+	unsigned runs;
+
+	for (i = 0; i < n; i++)
+		sorter_add(s, p[i].v, p[i].idx);
+	sorter_finish(s);
+	runs = sorter_runs(s);
+	same = sorter_count(s) == n && same_as_qsort(s, p, n);
+	ok(same && (want_runs < 0 ? runs > 0 : runs == (unsigned)want_runs),
+	    "sorter %s: %zu pairs, %u runs, same as qsort", name, n, runs);
+	sorter_free(s);
+	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
+	    "sorter %s: no descriptor or file left", name);
+	free(p);
+}
+
+static void
+test_sorter_small(void)
+{
+	struct sorter *s = sorter_new(tmpdir, 1 << 20);
+	u128 v;
+	uint64_t idx;
+	int fds = fd_count();
+
+	sorter_finish(s);
+	ok(sorter_next(s, &v, &idx) == 0 && sorter_runs(s) == 0 &&
+	    sorter_count(s) == 0, "sorter: empty");
+	sorter_free(s);
+	s = sorter_new(tmpdir, 1 << 20);
+	sorter_add(s, ~(u128)0, UINT64_MAX);
+	sorter_finish(s);
+	ok(sorter_next(s, &v, &idx) == 1 && v == ~(u128)0 &&
+	    idx == UINT64_MAX && sorter_next(s, &v, &idx) == 0,
+	    "sorter: one pair (all ones) round trip");
+	ok(fd_count() == fds, "sorter: in memory, no file opened");
+	sorter_free(s);
+}
+
+static void
+child_tiny_budget(void *arg)
+{
+	sorter_free(sorter_new(tmpdir, sorter_min_memory() - 1));
+}
+
+static void
+test_sorter_budget(void)
+{
+	struct sorter *s = sorter_new(tmpdir, sorter_min_memory());
+
+	sorter_add(s, 1, 1);
+	sorter_finish(s);
+	ok(sorter_count(s) == 1, "sorter: the minimum budget (%zu) is "
+	    "accepted", sorter_min_memory());
+	sorter_free(s);
+	expect_fatal(child_tiny_budget, NULL, 1, "memory budget too small",
+	    NULL, "sorter: a budget one byte under the minimum is exit 1");
+}
+
+/* Many runs at the minimum budget: fan-in is under mem/4096 = 64. */
+static void
+test_sorter_many_runs(const char *mode)
+{
+	const size_t n = 1000000, mem = sorter_min_memory();
+	struct tpair *p = gen_pairs(n, GEN_RANDOM, 7);
+	struct sorter *s = sorter_new(tmpdir, mem);
+	int fds = fd_count(), empty = 1, same;
+	size_t i;
+
+	ticks = 0;
+	spill_set_tick(count_tick, NULL);
+	for (i = 0; i < n; i++) {
+		sorter_add(s, p[i].v, p[i].idx);
+		if (i % 100000 == 0 && dir_entries(tmpdir) != 0)
+			empty = 0;
+	}
+	sorter_finish(s);
+	ok(sorter_runs(s) > mem / 4096, "sorter %s: %u runs > %zu, so the "
+	    "merge takes several passes", mode, sorter_runs(s), mem / 4096);
+	ok(empty && dir_entries(tmpdir) == 0 && find_tmp_fd(tmpdir) != -1,
+	    "sorter %s: tmpdir empty while runs exist", mode);
+	same = same_as_qsort(s, p, n);
+	ok(same, "sorter %s: multi-pass merge output same as qsort", mode);
+	ok(ticks > n / 65536, "sorter %s: tick called %lu times", mode, ticks);
+	sorter_free(s);
+	spill_set_tick(NULL, NULL);
+	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
+	    "sorter %s: no descriptor or file left after free", mode);
+	free(p);
+}
+
+static void
+test_sorter_no_tick(void)
+{
+	struct sorter *s = sorter_new(tmpdir, 1 << 20);
+	u128 v;
+	uint64_t idx;
+	int i;
+
+	ticks = 0;
+	spill_set_tick(count_tick, NULL);
+	for (i = 0; i < 1000; i++)
+		sorter_add(s, (u128)i, 0);
+	sorter_finish(s);
+	while (sorter_next(s, &v, &idx))
+		;
+	sorter_free(s);
+	spill_set_tick(NULL, NULL);
+	ok(ticks == 0, "sorter: no tick for 1000 pairs of work");
+}
+
+static void
+child_damaged_sorter(void *arg)
+{
+	const struct damage *dm = arg;
+	struct sorter *s = sorter_new(dm->dir, sorter_min_memory());
+	uint64_t seed = 3, idx;
+	u128 v;
+	size_t i;
+
+	for (i = 0; i < dm->n; i++)
+		sorter_add(s, rand128(&seed), i);
+	if (dm->off != 0)
+		sorter_finish(s);	/* the first blocks are read now */
+	damage_file(dm);
+	if (dm->off == 0)
+		sorter_finish(s);
+	while (sorter_next(s, &v, &idx))
+		;
+	sorter_free(s);
+}
+
+static void
+test_sorter_damage(void)
+{
+	static const long offs[] = { 0, 100000, LONG_MAX, -1 };
+	struct damage dm = { tmpdir, 0, 1, 40000 };
+	size_t i;
+
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		dm.off = offs[i];
+		expect_fatal(child_damaged_sorter, &dm, 2,
+		    "corrupt temporary file in", tmpdir, offs[i] < 0 ?
+		    "sorter: truncated run file is an error" :
+		    "sorter: a flipped bit in a run is an error");
+	}
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+#define MEMTEST_PAIRS	4000000
+#define MEMTEST_MEM	(8 << 20)
+
+static long
+maxrss_kb(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* Exit 0 if sorted, complete, and RSS grew less than mem + 8 MiB. */
+static void
+child_memory(void *arg)
+{
+	struct sorter *s;
+	long before = maxrss_kb(), grew;
+	uint64_t seed = 11, sumi = 0, sumv = 0, idx, i;
+	u128 v, prev = 0;
+
+	s = sorter_new(tmpdir, MEMTEST_MEM);
+	for (i = 0; i < MEMTEST_PAIRS; i++) {
+		v = rand128(&seed);
+		sumv += (uint64_t)(v >> 64) ^ (uint64_t)v;
+		sumi += i;
+		sorter_add(s, v, i);
+	}
+	sorter_finish(s);
+	for (i = 0; sorter_next(s, &v, &idx); i++) {
+		if (v < prev)
+			_exit(10);
+		prev = v;
+		sumv -= (uint64_t)(v >> 64) ^ (uint64_t)v;
+		sumi -= idx;
+	}
+	if (i != MEMTEST_PAIRS || sumv != 0 || sumi != 0)
+		_exit(11);
+	grew = maxrss_kb() - before;
+	fprintf(stderr, "%u runs, peak RSS grew %ld KiB\n", sorter_runs(s),
+	    grew);
+	sorter_free(s);
+	_exit(grew < (MEMTEST_MEM + (8 << 20)) / 1024 ? 0 : 12);
+}
+
+static void
+test_memory(void)
+{
+	char msg[256];
+	int st;
+
+#ifdef UNDER_ASAN
+	printf("ok %d # SKIP peak RSS is meaningless under AddressSanitizer\n",
+	    ++tap_n);
+	return;
+#endif
+	st = in_child(child_memory, NULL, msg, sizeof(msg));
+	msg[strcspn(msg, "\n")] = '\0';
+	ok(st == 0, "sorter: 4M pairs with mem 8 MiB, sorted, complete, peak "
+	    "RSS growth under mem + 8 MiB (%s; exit %d)", msg, st);
+}
+
+int
+main(void)
+{
+	const char *base = getenv("TMPDIR");
+	char tmpl[PATH_MAX];
+
+	snprintf(tmpl, sizeof(tmpl), "%s/t_spill.XXXXXX",
+	    base != NULL && *base != '\0' ? base : "/tmp");
+	if (mkdtemp(tmpl) == NULL || realpath(tmpl, tmpdir) == NULL) {
+		printf("Bail out! cannot make a temporary directory\n");
+		return 1;
+	}
+	test_memory();
+	test_recspill_basic();
+	unsetenv("PSI_STREAM_TMPFILE");
+	test_recspill_many("O_TMPFILE");
+	setenv("PSI_STREAM_TMPFILE", "mkstemp", 1);
+	test_recspill_many("mkstemp");
+	unsetenv("PSI_STREAM_TMPFILE");
+	test_recspill_damage();
+
+	test_sorter_small();
+	test_sorter_budget();
+	check_sort("in memory", 100000, GEN_RANDOM, 16 << 20, 0);
+	check_sort("all values equal, in memory", 50000, GEN_EQUAL, 16 << 20,
+	    0);
+	check_sort("all values equal, runs", 50000, GEN_EQUAL,
+	    sorter_min_memory(), -1);
+	check_sort("duplicates and extremes, runs", 200000, GEN_DUPS,
+	    sorter_min_memory(), -1);
+	test_sorter_many_runs("O_TMPFILE");
+	setenv("PSI_STREAM_TMPFILE", "mkstemp", 1);
+	test_sorter_many_runs("mkstemp");
+	unsetenv("PSI_STREAM_TMPFILE");
+	test_sorter_no_tick();
+	test_sorter_damage();
+
+	test_bad_dirs();
+	ok(rmdir(tmpdir) == 0, "tmpdir empty at the end (rmdir %s)", tmpdir);
+	return done_testing();
+}
