@@ -1,2 +1,428 @@
-/* channel.c: placeholder, filled in by its issue. */
-typedef int psi_channel_placeholder;
+/*
+ * channel.c: the handshake driver and typed frames over Noise transport.
+ *
+ * Handshake (Noise XX, or XXpsk3 with a PSK), connector = initiator:
+ *
+ *   -> e                      message 1, empty payload
+ *   <- e, ee, s, es           message 2, empty payload; the connector now
+ *                             knows the listener's static key and checks it
+ *   -> s, se [, psk]          message 3, carries the connector's session
+ *                             parameters; the listener checks the key (or
+ *                             the PSK proved it) before answering anything
+ *
+ * After that every Noise transport message holds one frame.  Each read is
+ * bounded by the idle timeout (poll), each write by SO_SNDTIMEO, so a dead
+ * or silent peer always ends in exit 3 within the timeout.  Lengths from
+ * the wire are checked before use: a Noise message is at most 65535 bytes
+ * by construction of its 16-bit prefix, and a frame must decrypt to at
+ * least its type byte with a known type.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "channel.h"
+#include "noise.h"
+#include "util.h"
+
+#define KEEPALIVE_EVERY	2.0	/* seconds between keepalives when busy */
+
+struct channel {
+	int			 fd;
+	double			 timeout;	/* idle timeout, seconds */
+	char			*peer;		/* for messages */
+	struct noise_cipher	*tx, *rx;	/* sodium_malloc'd; NULL before split */
+	uint8_t			*wire;		/* 2 + NOISE_MAX_MSG */
+	uint8_t			*plain;		/* NOISE_MAX_MSG */
+	double			 last_send;
+	uint64_t		 sent, received;
+	int			 failing;	/* inside ch_send_error */
+	int			 peer_gone;	/* EOF or reset seen */
+	int			 first_pending;	/* initiator: no frame yet */
+};
+
+static const char *frame_names[FR_MAX] = {
+	"none", "HELLO", "QUERY", "EVAL", "QEND", "HCOUNT", "DIGEST", "DEND",
+	"REVEAL", "REND", "DONE", "ERROR", "KEEPALIVE"
+};
+
+const char *
+ch_frame_name(int type)
+{
+	return type > 0 && type < FR_MAX ? frame_names[type] : "unknown";
+}
+
+void
+put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+uint64_t
+get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void
+put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+struct channel *
+ch_new(int fd, double timeout, const char *peer_name)
+{
+	struct channel *ch = xcalloc(1, sizeof(*ch));
+	struct timeval tv;
+
+	ch->fd = fd;
+	ch->timeout = timeout;
+	ch->peer = xstrdup(peer_name);
+	ch->wire = xmalloc(2 + NOISE_MAX_MSG);
+	ch->plain = xmalloc(NOISE_MAX_MSG);
+	ch->last_send = now_seconds();
+	if (timeout > 0) {
+		tv.tv_sec = (time_t)timeout;
+		tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	return ch;
+}
+
+static void
+lost(struct channel *ch, const char *what)
+{
+	ch->peer_gone = 1;
+	fatal(EXIT_NET, "connection to %s lost %s", ch->peer, what);
+}
+
+static void
+write_wire(struct channel *ch, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(ch->fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			ch->peer_gone = 1;
+			fatal(EXIT_NET, "peer %s stopped reading for %g seconds "
+			    "(--timeout)", ch->peer, ch->timeout);
+		}
+		if (n < 0) {
+			ch->peer_gone = 1;
+			fatal_errno(EXIT_NET, "cannot send to %s", ch->peer);
+		}
+		buf += n;
+		len -= (size_t)n;
+		ch->sent += (uint64_t)n;
+	}
+	ch->last_send = now_seconds();
+}
+
+/* Read exactly len bytes, each wait bounded by the idle timeout.  Returns 0,
+ * or -1 on a clean EOF before the first byte when eof_ok. */
+static int
+read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
+{
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < len) {
+		int ms = ch->timeout > 0 ? (int)(ch->timeout * 1000) : -1;
+		int rc = poll(&pfd, 1, ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0) {
+			ch->peer_gone = 1;
+			fatal(EXIT_NET, "peer %s sent nothing for %g seconds "
+			    "(--timeout)", ch->peer, ch->timeout);
+		}
+		ssize_t n = recv(ch->fd, buf + got, len - got, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0 && errno == ECONNRESET && got == 0 && eof_ok)
+			return -1;	/* a reset between messages: like EOF */
+		if (n < 0) {
+			ch->peer_gone = 1;
+			fatal_errno(EXIT_NET, "cannot receive from %s", ch->peer);
+		}
+		if (n == 0) {
+			if (got == 0 && eof_ok)
+				return -1;
+			lost(ch, "in the middle of a message");
+		}
+		got += (size_t)n;
+		ch->received += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* One length-prefixed Noise message; returns its length or -1 on EOF. */
+static long
+read_msg(struct channel *ch, int eof_ok)
+{
+	size_t len;
+
+	if (read_wire(ch, ch->wire, 2, eof_ok) < 0)
+		return -1;
+	len = (size_t)ch->wire[0] << 8 | ch->wire[1];
+	if (len == 0)
+		fatal(EXIT_PROTO, "peer %s sent an empty message", ch->peer);
+	read_wire(ch, ch->wire + 2, len, 0);
+	return (long)len;
+}
+
+static void
+write_msg(struct channel *ch, size_t len)
+{
+	ch->wire[0] = (uint8_t)(len >> 8);
+	ch->wire[1] = (uint8_t)len;
+	write_wire(ch, ch->wire, len + 2);
+}
+
+/* A refusal is told to the peer only once it is authenticated itself;
+ * before that it just sees the connection close. */
+static void __attribute__((format(printf, 2, 3), noreturn))
+auth_fail(struct channel *ch, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ch->peer_gone = 1;
+	fatal(EXIT_AUTH, "%s", msg);
+}
+
+void
+ch_handshake(struct channel *ch, int initiator, const struct ch_auth *auth,
+    const uint8_t *payload, size_t len, uint8_t **peer_payload,
+    size_t *peer_len)
+{
+	struct noise_hs *hs;
+	size_t n;
+	long m;
+	char why[512];
+	static const uint8_t prologue[] = "psi-stream/1";
+
+	hs = noise_hs_new(initiator, auth->s_priv, auth->psk, prologue,
+	    sizeof(prologue) - 1);
+	if (peer_payload) {
+		*peer_payload = NULL;
+		*peer_len = 0;
+	}
+	if (initiator) {
+		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
+		    NOISE_MAX_MSG, &n) < 0)
+			fatal(EXIT_PROTO, "handshake: cannot write message 1");
+		write_msg(ch, n);
+		if ((m = read_msg(ch, 1)) < 0)
+			auth_fail(ch, "%s closed the connection during the "
+			    "handshake", ch->peer);
+		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
+		    NOISE_MAX_MSG, &n) < 0)
+			auth_fail(ch, "handshake with %s failed: message 2 does "
+			    "not decrypt (not a psi-stream peer?)", ch->peer);
+		if (auth->check_peer(auth->arg, noise_remote_static(hs), why,
+		    sizeof(why)) < 0)
+			auth_fail(ch, "refusing %s: %s", ch->peer, why);
+		if (noise_write_message(hs, payload, len, ch->wire + 2,
+		    NOISE_MAX_MSG, &n) < 0)
+			fatal(EXIT_PROTO, "handshake: cannot write message 3");
+		write_msg(ch, n);
+	} else {
+		if ((m = read_msg(ch, 1)) < 0)
+			auth_fail(ch, "%s closed the connection before the "
+			    "handshake", ch->peer);
+		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
+		    NOISE_MAX_MSG, &n) < 0)
+			auth_fail(ch, "handshake with %s failed: bad message 1 "
+			    "(not a psi-stream peer?)", ch->peer);
+		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
+		    NOISE_MAX_MSG, &n) < 0)
+			fatal(EXIT_PROTO, "handshake: cannot write message 2");
+		write_msg(ch, n);
+		if ((m = read_msg(ch, 1)) < 0)
+			auth_fail(ch, "%s closed the connection during the "
+			    "handshake: it does not accept our key (check the "
+			    "fingerprint it reports)", ch->peer);
+		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
+		    NOISE_MAX_MSG, &n) < 0)
+			auth_fail(ch, "handshake with %s failed: message 3 does "
+			    "not decrypt%s", ch->peer, auth->psk ?
+			    " (the peer's PSK differs from ours)" : "");
+		*peer_payload = xmalloc(n);
+		memcpy(*peer_payload, ch->plain, n);
+		*peer_len = n;
+	}
+	ch->tx = sodium_malloc(sizeof(*ch->tx));
+	ch->rx = sodium_malloc(sizeof(*ch->rx));
+	if (ch->tx == NULL || ch->rx == NULL || !noise_hs_finished(hs) ||
+	    noise_split(hs, ch->tx, ch->rx) < 0)
+		fatal(EXIT_PROTO, "handshake with %s did not complete", ch->peer);
+	ch->first_pending = initiator;
+	if (!initiator && auth->check_peer(auth->arg, noise_remote_static(hs),
+	    why, sizeof(why)) < 0) {
+		/* The connector is encrypted to now: tell it why, then stop. */
+		noise_hs_free(hs);
+		ch_send_error(ch, EXIT_AUTH, "the listener does not accept "
+		    "our key");
+		auth_fail(ch, "refusing %s: %s", ch->peer, why);
+	}
+	noise_hs_free(hs);
+}
+
+void
+ch_send(struct channel *ch, int type, const void *payload, size_t len)
+{
+	if (len > CH_MAX_PAYLOAD)
+		fatal(EXIT_PROTO, "internal: frame of %zu bytes", len);
+	ch->plain[0] = (uint8_t)type;
+	if (len)
+		memcpy(ch->plain + 1, payload, len);
+	if (noise_encrypt(ch->tx, ch->plain, len + 1, ch->wire + 2) < 0)
+		fatal(EXIT_PROTO, "session too long: nonce exhausted");
+	write_msg(ch, len + 1 + NOISE_TAG);
+}
+
+size_t
+ch_recv(struct channel *ch, int *type, uint8_t *buf)
+{
+	for (;;) {
+		long m = read_msg(ch, 1);
+		size_t n;
+
+		if (m < 0 && ch->first_pending)
+			auth_fail(ch, "%s closed the connection after the "
+			    "handshake: it did not accept us (a different PSK, "
+			    "or our key is not authorized there)", ch->peer);
+		if (m < 0)
+			lost(ch, "(the peer closed the connection)");
+		ch->first_pending = 0;
+		if ((size_t)m < 1 + NOISE_TAG ||
+		    noise_decrypt(ch->rx, ch->wire + 2, (size_t)m, ch->plain) < 0)
+			fatal(EXIT_PROTO, "message from %s fails authentication "
+			    "(corrupted or forged)", ch->peer);
+		n = (size_t)m - NOISE_TAG - 1;
+		*type = ch->plain[0];
+		if (*type <= 0 || *type >= FR_MAX)
+			fatal(EXIT_PROTO, "peer %s sent an unknown frame type %d",
+			    ch->peer, *type);
+		if (*type == FR_KEEPALIVE)
+			continue;
+		if (*type == FR_ERROR) {
+			int st = n >= 1 ? ch->plain[1] : EXIT_PEER;
+			int len = n > 1 ? (int)(n - 1) : 0;
+			char msg[512];
+			if (len > (int)sizeof(msg) - 1)
+				len = sizeof(msg) - 1;
+			memcpy(msg, ch->plain + 2, (size_t)len);
+			msg[len] = '\0';
+			for (int i = 0; i < len; i++)
+				if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+					msg[i] = '?';	/* no terminal escapes */
+			ch->peer_gone = 1;
+			if (st == EXIT_AUTH)
+				fatal(EXIT_AUTH, "peer %s refused us: %s",
+				    ch->peer, msg);
+			fatal(EXIT_PEER, "peer %s failed: %s", ch->peer, msg);
+		}
+		memcpy(buf, ch->plain + 1, n);
+		return n;
+	}
+}
+
+size_t
+ch_expect(struct channel *ch, int type, uint8_t *buf)
+{
+	int got;
+	size_t n = ch_recv(ch, &got, buf);
+
+	if (got != type)
+		fatal(EXIT_PROTO, "protocol violation by %s: expected %s, "
+		    "got %s", ch->peer, ch_frame_name(type), ch_frame_name(got));
+	return n;
+}
+
+void
+ch_keepalive(struct channel *ch)
+{
+	if (ch->tx && now_seconds() - ch->last_send >= KEEPALIVE_EVERY)
+		ch_send(ch, FR_KEEPALIVE, NULL, 0);
+}
+
+void
+ch_send_error(struct channel *ch, int status, const char *msg)
+{
+	uint8_t buf[1 + 400];
+	size_t len = strlen(msg);
+	struct timeval tv = { .tv_sec = 2 };
+
+	if (ch == NULL || ch->tx == NULL || ch->failing || ch->peer_gone)
+		return;
+	ch->failing = 1;
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	buf[0] = (uint8_t)status;
+	memcpy(buf + 1, msg, len);
+	ch->plain[0] = FR_ERROR;
+	memcpy(ch->plain + 1, buf, len + 1);
+	if (noise_encrypt(ch->tx, ch->plain, len + 2, ch->wire + 2) < 0)
+		return;
+	ch->wire[0] = (uint8_t)((len + 2 + NOISE_TAG) >> 8);
+	ch->wire[1] = (uint8_t)(len + 2 + NOISE_TAG);
+	setsockopt(ch->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	(void)!send(ch->fd, ch->wire, len + 4 + NOISE_TAG, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void
+ch_close(struct channel *ch)
+{
+	if (ch == NULL)
+		return;
+	shutdown(ch->fd, SHUT_WR);
+	close(ch->fd);
+	if (ch->tx) {
+		sodium_free(ch->tx);
+		sodium_free(ch->rx);
+	}
+	free(ch->wire);
+	free(ch->plain);
+	free(ch->peer);
+	free(ch);
+}
+
+uint64_t
+ch_bytes_sent(const struct channel *ch)
+{
+	return ch->sent;
+}
+
+uint64_t
+ch_bytes_received(const struct channel *ch)
+{
+	return ch->received;
+}

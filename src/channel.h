@@ -1,1 +1,78 @@
-/* channel.h: placeholder. */
+/*
+ * channel.h: typed frames over a Noise-encrypted TCP connection.
+ *
+ * Wire: every Noise message (handshake or transport) is preceded by its
+ * length as a 16-bit big-endian integer.  A transport message decrypts to
+ * one frame: a type byte followed by at most CH_MAX_PAYLOAD bytes.
+ * Keepalive frames are consumed inside ch_recv; an ERROR frame from the
+ * peer ends the process (exit 6, or 4 if the peer refused our key).
+ */
+#ifndef PSI_CHANNEL_H
+#define PSI_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CH_MAX_PAYLOAD	(65535 - 16 - 1)
+
+enum frame_type {
+	FR_HELLO = 1,		/* listener's session parameters */
+	FR_QUERY,		/* querier: n blinded elements, 32 bytes each */
+	FR_EVAL,		/* holder: n evaluated elements, same order */
+	FR_QEND,		/* querier: u64 number of keys queried */
+	FR_HCOUNT,		/* holder: u64 number of holder keys */
+	FR_DIGEST,		/* holder: one GCS chunk */
+	FR_DEND,		/* holder: u64 number of digest values */
+	FR_REVEAL,		/* querier: one GCS chunk of matched values */
+	FR_REND,		/* querier: u64 number of revealed values */
+	FR_DONE,		/* holder: finished successfully */
+	FR_ERROR,		/* either: u8 exit status, then a message */
+	FR_KEEPALIVE,		/* either: empty, ignored */
+	FR_MAX
+};
+
+struct channel;
+
+/* Our side of the authentication. */
+struct ch_auth {
+	const uint8_t	*s_priv;	/* our static private key (32 bytes) */
+	const uint8_t	*psk;		/* 32 bytes, or NULL */
+	/* Decide on the peer's static key; returns 0 to accept.  On refusal it
+	 * fills why (a line saying what to do) and returns -1. */
+	int		(*check_peer)(void *arg, const uint8_t pub[32],
+			    char *why, size_t whylen);
+	void		*arg;
+};
+
+struct channel *ch_new(int fd, double timeout, const char *peer_name);
+/*
+ * Run the XX (or XXpsk3) handshake.  The initiator (connector) sends
+ * `payload` in message 3; the responder (listener) gets it in *peer_payload
+ * (malloc'd, *peer_len bytes).  Authentication failures are fatal (exit 4).
+ */
+void	ch_handshake(struct channel *, int initiator, const struct ch_auth *,
+	    const uint8_t *payload, size_t len, uint8_t **peer_payload,
+	    size_t *peer_len);
+void	ch_send(struct channel *, int type, const void *payload, size_t len);
+/* Next non-keepalive frame; returns its payload length.  buf must hold
+ * CH_MAX_PAYLOAD bytes.  Timeout, EOF and bad frames are fatal. */
+size_t	ch_recv(struct channel *, int *type, uint8_t *buf);
+/* Like ch_recv but demands a frame of this type. */
+size_t	ch_expect(struct channel *, int type, uint8_t *buf);
+/* Send a keepalive if nothing was sent for a while (call during local work). */
+void	ch_keepalive(struct channel *);
+/* Best effort: tell the peer why we stop; never fails, never blocks long. */
+void	ch_send_error(struct channel *, int status, const char *msg);
+void	ch_close(struct channel *);
+/* Bytes on the wire so far. */
+uint64_t ch_bytes_sent(const struct channel *);
+uint64_t ch_bytes_received(const struct channel *);
+const char *ch_frame_name(int type);
+
+/* Big-endian helpers for frame payloads. */
+void	put_u64(uint8_t *p, uint64_t v);
+uint64_t get_u64(const uint8_t *p);
+void	put_u32(uint8_t *p, uint32_t v);
+uint32_t get_u32(const uint8_t *p);
+
+#endif

@@ -1,2 +1,254 @@
-/* net.c: placeholder, filled in by its issue. */
-typedef int psi_net_placeholder;
+/*
+ * net.c: listen/connect with timeouts and retries.
+ *
+ * Everything here is blocking but bounded in time: accept() is preceded by
+ * poll() with the accept timeout, and connect() runs non-blocking under
+ * poll() so that one attempt never outlives the overall connect timeout.
+ * A refused or unreachable peer is retried with backoff; a name that does
+ * not resolve is retried too (DNS may come up late at boot).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "util.h"
+
+int
+net_split(const char *spec, char **host, char **port)
+{
+	const char *colon;
+
+	*host = NULL;
+	*port = NULL;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (end == NULL || end[1] != ':' || end[2] == '\0')
+			return -1;
+		*host = xmalloc(end - spec);
+		memcpy(*host, spec + 1, end - spec - 1);
+		(*host)[end - spec - 1] = '\0';
+		*port = xstrdup(end + 2);
+	} else if ((colon = strrchr(spec, ':')) != NULL) {
+		if (strchr(spec, ':') != colon || colon == spec || colon[1] == '\0')
+			return -1;	/* bare IPv6 needs brackets */
+		*host = xmalloc(colon - spec + 1);
+		memcpy(*host, spec, colon - spec);
+		(*host)[colon - spec] = '\0';
+		*port = xstrdup(colon + 1);
+	} else
+		*port = xstrdup(spec);
+	uint64_t p;
+	if (parse_uint(*port, 1, 65535, &p) < 0) {
+		free(*host);
+		free(*port);
+		*host = *port = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tune_socket(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+static char *
+describe_addr(const struct sockaddr *sa)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV], buf[NI_MAXHOST + NI_MAXSERV + 4];
+
+	if (getnameinfo(sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+	    host, sizeof(host), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return xstrdup("?");
+	snprintf(buf, sizeof(buf), sa->sa_family == AF_INET6 ? "[%s]:%s" :
+	    "%s:%s", host, serv);
+	return xstrdup(buf);
+}
+
+int
+net_listen(const char *spec, double accept_timeout, char **peer_desc)
+{
+	struct addrinfo hints, *res, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char *host, *port, shown[512];
+	int fd = -1, cfd, one = 1, rc, err = 0;
+	struct pollfd pfd;
+
+	if (net_split(spec, &host, &port) < 0)
+		fatal(EXIT_USAGE, "invalid --listen address '%s' "
+		    "(want PORT, ADDR:PORT or [ADDR]:PORT)", spec);
+	snprintf(shown, sizeof(shown), "%s%s%s:%s",
+	    host && strchr(host, ':') ? "[" : "", host ? host : "0.0.0.0",
+	    host && strchr(host, ':') ? "]" : "", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = host ? AF_UNSPEC : AF_INET6;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0 && host == NULL) {
+		hints.ai_family = AF_INET;
+		rc = getaddrinfo(host, port, &hints, &res);
+	}
+	if (rc != 0)
+		fatal(EXIT_NET, "cannot listen on %s: %s", shown, gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && host == NULL) {
+			int zero = 0;	/* dual stack: also accept IPv4 */
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 4) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = err;
+		fatal_errno(EXIT_NET, "cannot listen on %s", shown);
+	}
+	vlog(2, "listening on %s", shown);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		int ms = accept_timeout > 0 ? (int)(accept_timeout * 1000) : -1;
+		rc = poll(&pfd, 1, ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			fatal_errno(EXIT_NET, "poll on %s", shown);
+		if (rc == 0)
+			fatal(EXIT_NET, "no peer connected to %s within %g seconds "
+			    "(--accept-timeout)", shown, accept_timeout);
+		cfd = accept4(fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+		if (cfd >= 0)
+			break;
+		if (errno != EINTR && errno != ECONNABORTED)
+			fatal_errno(EXIT_NET, "accept on %s", shown);
+	}
+	close(fd);
+	tune_socket(cfd);
+	*peer_desc = describe_addr((struct sockaddr *)&ss);
+	vlog(2, "connection from %s", *peer_desc);
+	free(host);
+	free(port);
+	return cfd;
+}
+
+/* One non-blocking connect attempt bounded by ms; fd or -1 with errno. */
+static int
+try_connect(const struct addrinfo *ai, int ms)
+{
+	struct pollfd pfd;
+	int fd, rc, soerr;
+	socklen_t len = sizeof(soerr);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do
+			rc = poll(&pfd, 1, ms);
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			goto fail;
+		if (soerr) {
+			errno = soerr;
+			goto fail;
+		}
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		goto fail;
+	return fd;
+fail:
+	soerr = errno;
+	close(fd);
+	errno = soerr;
+	return -1;
+}
+
+int
+net_connect(const char *spec, double connect_timeout, char **canon)
+{
+	struct addrinfo hints, *res, *ai;
+	char *host, *port;
+	double start = now_seconds(), delay = 0.1, left;
+	int fd = -1, rc, err = 0, tries = 0;
+	char why[256] = "";
+
+	if (net_split(spec, &host, &port) < 0 || host == NULL)
+		fatal(EXIT_USAGE, "invalid --peer address '%s' "
+		    "(want HOST:PORT or [ADDR]:PORT)", spec);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	for (;;) {
+		tries++;
+		left = connect_timeout - (now_seconds() - start);
+		rc = getaddrinfo(host, port, &hints, &res);
+		if (rc != 0) {
+			snprintf(why, sizeof(why), "%s", gai_strerror(rc));
+		} else {
+			for (ai = res; ai != NULL; ai = ai->ai_next) {
+				int ms = left > 0 ? (int)(left * 1000) + 1 : 1;
+				if (ms > 10000)
+					ms = 10000;
+				fd = try_connect(ai, ms);
+				if (fd >= 0)
+					break;
+				err = errno;
+			}
+			freeaddrinfo(res);
+			if (fd >= 0)
+				break;
+			snprintf(why, sizeof(why), "%s", strerror(err));
+		}
+		left = connect_timeout - (now_seconds() - start);
+		if (left <= 0)
+			fatal(EXIT_NET, "cannot connect to %s: %s (gave up after "
+			    "%d attempts in %g seconds; see --connect-timeout)",
+			    spec, why, tries, connect_timeout);
+		vlog(2, "cannot connect to %s: %s; retrying", spec, why);
+		usleep((useconds_t)((delay < left ? delay : left) * 1e6));
+		if ((delay *= 2) > 2)
+			delay = 2;
+	}
+	tune_socket(fd);
+	*canon = xstrdup(spec);
+	free(host);
+	free(port);
+	vlog(2, "connected to %s", spec);
+	return fd;
+}

@@ -1,2 +1,128 @@
-/* output.c: placeholder, filled in by its issue. */
-typedef int psi_output_placeholder;
+/*
+ * output.c: buffered, atomic output of matched records.
+ *
+ * Only one output is open per process, so the temporary file's name is kept
+ * in a static buffer that output_abort() can unlink from a signal handler
+ * or the fatal hook without allocating.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "util.h"
+
+#define OUTBUF	(256 * 1024)
+
+struct output {
+	int	 fd;
+	char	*path;		/* final name, NULL for stdout */
+	char	 term;
+	uint8_t	*buf;
+	size_t	 used;
+};
+
+static char tmp_name[PATH_MAX];	/* non-empty while a temp file exists */
+
+static void
+flush_buf(struct output *o)
+{
+	if (o->used == 0)
+		return;
+	if (write_all(o->fd, o->buf, o->used) < 0) {
+		if (errno == EPIPE && o->path == NULL) {
+			/* reader went away (| head): end like a killed filter */
+			output_abort();
+			signal(SIGPIPE, SIG_DFL);
+			raise(SIGPIPE);
+			_exit(128 + SIGPIPE);
+		}
+		fatal_errno(EXIT_IO, "cannot write %s",
+		    o->path ? o->path : "standard output");
+	}
+	o->used = 0;
+}
+
+struct output *
+output_open(const char *path, char term)
+{
+	struct output *o = xcalloc(1, sizeof(*o));
+
+	o->term = term;
+	o->buf = xmalloc(OUTBUF);
+	if (path == NULL || strcmp(path, "-") == 0) {
+		o->fd = STDOUT_FILENO;
+		return o;
+	}
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	if (snprintf(tmp_name, sizeof(tmp_name), "%.*s.%s.XXXXXX", dirlen,
+	    path, slash ? slash + 1 : path) >= (int)sizeof(tmp_name))
+		fatal(EXIT_USAGE, "output path too long: %s", path);
+	o->fd = mkostemp(tmp_name, O_CLOEXEC);
+	if (o->fd < 0) {
+		tmp_name[0] = '\0';
+		fatal_errno(EXIT_IO, "cannot create output file next to %s", path);
+	}
+	fchmod(o->fd, 0666 & ~current_umask());
+	o->path = xstrdup(path);
+	return o;
+}
+
+void
+output_record(struct output *o, const uint8_t *data, size_t len)
+{
+	while (len + 1 > OUTBUF - o->used) {
+		size_t n = OUTBUF - o->used;
+		if (n > len)
+			n = len;
+		memcpy(o->buf + o->used, data, n);
+		o->used += n;
+		data += n;
+		len -= n;
+		flush_buf(o);
+	}
+	memcpy(o->buf + o->used, data, len);
+	o->used += len;
+	o->buf[o->used++] = (uint8_t)o->term;
+}
+
+void
+output_text(struct output *o, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len > OUTBUF - o->used)
+		flush_buf(o);
+	memcpy(o->buf + o->used, text, len);
+	o->used += len;
+}
+
+void
+output_commit(struct output *o)
+{
+	flush_buf(o);
+	if (o->path == NULL)
+		return;
+	if (fsync(o->fd) < 0 || close(o->fd) < 0)
+		fatal_errno(EXIT_IO, "cannot write %s", o->path);
+	if (rename(tmp_name, o->path) < 0)
+		fatal_errno(EXIT_IO, "cannot rename output into place as %s",
+		    o->path);
+	tmp_name[0] = '\0';
+}
+
+void
+output_abort(void)
+{
+	if (tmp_name[0] != '\0') {
+		unlink(tmp_name);
+		tmp_name[0] = '\0';
+	}
+}

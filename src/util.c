@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdatomic.h>
@@ -122,7 +123,7 @@ xreallocarray(void *old, size_t n, size_t sz)
 
 	if (sz && n > SIZE_MAX / sz)
 		fatal(EXIT_IO, "allocation size overflow (%zu x %zu)", n, sz);
-	p = realloc(old, n * sz ? n * sz : 1);
+	p = realloc(old, n * sz != 0 ? n * sz : 1);
 	if (p == NULL)
 		fatal(EXIT_IO, "out of memory allocating %zu x %zu bytes", n, sz);
 	return p;
@@ -246,4 +247,18 @@ now_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+unsigned
+current_umask(void)
+{
+	static int known;
+	static mode_t mask;
+
+	if (!known) {
+		mask = umask(022);
+		umask(mask);
+		known = 1;
+	}
+	return (unsigned)mask;
 }

@@ -55,5 +55,6 @@ void	hex_encode(char *out, const uint8_t *in, size_t len);	/* out: 2*len+1 */
 int	hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen);
 
 double	now_seconds(void);	/* monotonic clock */
+unsigned current_umask(void);	/* the process umask, read once */
 
 #endif
