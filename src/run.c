@@ -1,0 +1,203 @@
+/*
+ * run.c: one PSI run: who we are, whom we accept, the connection, the
+ * handshake and the parameter check; then session.c does the protocol.
+ *
+ * Authorization policy (DESIGN section 4):
+ *   listener   accepts a connector whose static key is given with
+ *              --peer-key or listed in authorized_peers, or any key if the
+ *              connector proved the PSK (XXpsk3 fails otherwise);
+ *   connector  accepts a listener whose key is given with --peer-key, else
+ *              checks known_peers for HOST:PORT: a match passes, a new host
+ *              is recorded (accept-new) unless --strict-peer, a different
+ *              key is refused.  With a PSK the listener proves it too.
+ *   --insecure skips all of that (the channel is still encrypted, with
+ *              throw-away keys) and says so.
+ * A listener with none of --peer-key, authorized_peers entries, a PSK or
+ * --insecure refuses to start: it would admit nobody.
+ *
+ * Parameter exchange: the connector's parameters ride in handshake message
+ * 3; the listener sends its own as the first transport frame (HELLO), so
+ * nothing about it reaches a peer it has not authenticated.  Both sides
+ * compare and both stop with exit 5 on a mismatch.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "channel.h"
+#include "net.h"
+#include "output.h"
+#include "peers.h"
+#include "run.h"
+#include "session.h"
+#include "util.h"
+
+struct policy {
+	struct run_opts	*ro;
+	uint8_t		(*pinned)[32];
+	int		 npinned;
+	int		 listener;
+	const char	*peer_addr;	/* connector: HOST:PORT for known_peers */
+};
+
+static struct channel *the_channel;
+
+static void
+on_fatal(int status, const char *msg)
+{
+	if (status != EXIT_NET && status != EXIT_PEER && the_channel)
+		ch_send_error(the_channel, status, msg);
+	output_abort();
+}
+
+/* Does the default authorized_peers file list anybody? */
+static int
+have_authorized(void)
+{
+	char *path = peers_default_path("authorized_peers"), line[256];
+	FILE *f = fopen(path, "r");
+	int any = 0;
+
+	free(path);
+	if (f == NULL)
+		return 0;
+	while (!any && fgets(line, sizeof(line), f))
+		any = strncmp(line, "psi-stream-x25519 ", 18) == 0;
+	fclose(f);
+	return any;
+}
+
+static int
+is_pinned(const struct policy *pol, const uint8_t pub[32])
+{
+	for (int i = 0; i < pol->npinned; i++)
+		if (sodium_memcmp(pol->pinned[i], pub, 32) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
+{
+	struct policy *pol = arg;
+	char fp[PEERS_FP_LEN];
+
+	if (pol->ro->insecure || is_pinned(pol, pub))
+		return 0;
+	peers_fingerprint(fp, pub);
+	if (pol->listener) {
+		if (peers_authorized(NULL, pub))
+			return 0;
+		if (pol->ro->psk_file)
+			return 0;	/* XXpsk3 only completes with the PSK */
+		snprintf(why, whylen, "its key %s is not authorized; to admit "
+		    "it, add its .pub line to %s or give it with --peer-key",
+		    fp, peers_default_path("authorized_peers"));
+		return -1;
+	}
+	if (pol->npinned > 0) {
+		snprintf(why, whylen, "its key %s is not the one given with "
+		    "--peer-key", fp);
+		return -1;
+	}
+	switch (known_peer_check(NULL, pol->peer_addr, pub,
+	    pol->ro->strict_peer)) {
+	case KNOWN_MATCH:
+	case KNOWN_NEW:
+		return 0;
+	case KNOWN_NEW_STRICT:
+		snprintf(why, whylen, "its key %s is not in %s and "
+		    "--strict-peer is set; check the fingerprint with the "
+		    "peer, then give it with --peer-key", fp,
+		    peers_default_path("known_peers"));
+		return -1;
+	default:
+		snprintf(why, whylen, "its key %s differs from the one recorded "
+		    "for %s in %s: the peer changed its identity, or someone is "
+		    "in the middle; if the change is expected, remove that line",
+		    fp, pol->peer_addr, peers_default_path("known_peers"));
+		return -1;
+	}
+}
+
+int
+cmd_run(struct run_opts *ro)
+{
+	struct policy pol;
+	struct ch_auth auth;
+	struct identity *id = NULL;
+	uint8_t *psk = NULL, *throwaway = NULL;
+	uint8_t hello[PARAMS_MAX], *peer_params, *buf;
+	size_t hlen, plen;
+	char *peer_desc;
+	int fd, rc;
+
+	memset(&pol, 0, sizeof(pol));
+	pol.ro = ro;
+	pol.listener = ro->listen != NULL;
+	pol.pinned = xreallocarray(NULL, (size_t)ro->npeer_keys + 1, 32);
+	for (int i = 0; i < ro->npeer_keys; i++)
+		if (peer_key_parse(ro->peer_keys[i], pol.pinned[pol.npinned++]) < 0)
+			fatal(EXIT_USAGE, "--peer-key %s: not a psi-stream public "
+			    "key or a file holding one", ro->peer_keys[i]);
+	if (ro->psk_file) {
+		if ((psk = sodium_malloc(32)) == NULL)
+			fatal(EXIT_IO, "cannot allocate secure memory");
+		psk_load(ro->psk_file, psk);
+	}
+	if (ro->insecure) {
+		warnx_("warning: --insecure: the peer is not authenticated; "
+		    "anyone who can connect gets answers");
+		if ((throwaway = sodium_malloc(32)) == NULL)
+			fatal(EXIT_IO, "cannot allocate secure memory");
+		randombytes_buf(throwaway, 32);
+	} else {
+		if (pol.listener && pol.npinned == 0 && psk == NULL &&
+		    !have_authorized())
+			fatal(EXIT_USAGE, "no peer is authorized: give the peer's "
+			    "public key with --peer-key FILE, list it in %s, or "
+			    "use --psk-file (see psi-stream(1), AUTHENTICATION)",
+			    peers_default_path("authorized_peers"));
+		id = identity_load(ro->identity);
+	}
+	auth.s_priv = ro->insecure ? throwaway : id->priv;
+	auth.psk = psk;
+	auth.check_peer = check_peer;
+	auth.arg = &pol;
+
+	if (pol.listener)
+		fd = net_listen(ro->listen, ro->accept_timeout, &peer_desc);
+	else {
+		fd = net_connect(ro->peer, ro->connect_timeout, &peer_desc);
+		pol.peer_addr = peer_desc;
+	}
+	the_channel = ch_new(fd, ro->timeout, peer_desc);
+	set_fatal_hook(on_fatal);
+	hlen = params_encode(&ro->s.p, hello);
+	buf = xmalloc(CH_MAX_PAYLOAD);
+	if (pol.listener) {
+		ch_handshake(the_channel, 0, &auth, NULL, 0, &peer_params, &plen);
+		ch_send(the_channel, FR_HELLO, hello, hlen);
+		params_check(&ro->s.p, peer_params, plen, peer_desc);
+		free(peer_params);
+	} else {
+		ch_handshake(the_channel, 1, &auth, hello, hlen, NULL, NULL);
+		plen = ch_expect(the_channel, FR_HELLO, buf);
+		params_check(&ro->s.p, buf, plen, peer_desc);
+	}
+	if (id)
+		identity_free(id);
+	if (throwaway)
+		sodium_free(throwaway);
+	if (psk)
+		sodium_free(psk);
+	rc = session_run(the_channel, &ro->s);
+	ch_close(the_channel);
+	the_channel = NULL;
+	free(buf);
+	free(pol.pinned);
+	free(peer_desc);
+	return rc;
+}
