@@ -1,0 +1,118 @@
+#!/bin/sh
+# auth.sh: the encrypted, authenticated channel between two real processes:
+# pinned keys give exact results and a third key is refused with exit 4 on
+# both sides and no output; PSK right and wrong; known_peers accept-new,
+# then a changed key refused; --strict-peer; keygen file modes; a
+# group-readable private key refused; mismatched session parameters end
+# both sides with exit 5 naming both values; and a relay recording the
+# wire sees none of the input keys.
+. "${SRCDIR:-.}/tests/lib.sh"
+plan 30
+
+awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
+awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
+expected_matches "$T/a" "$T/b" >"$T/a.want"
+expected_matches "$T/b" "$T/a" >"$T/b.want"
+for k in alice bob mallory; do
+	"$PSI" keygen -q -f "$T/$k" -C "$k" || fail "keygen $k"
+done
+
+mode=$(stat -c %a "$T/alice")
+is "keygen: private key mode 0600" "$mode" 600
+check "keygen: .pub is one psi-stream-x25519 line" \
+    grep -qx 'psi-stream-x25519 [A-Za-z0-9+/=]* alice' "$T/alice.pub"
+"$PSI" keygen -q -f "$T/alice" >/dev/null 2>"$T/err"; rc=$?
+check "keygen refuses to overwrite an existing key" test "$rc" -ne 0
+cp "$T/alice" "$T/loose"; chmod 640 "$T/loose"
+"$PSI" fingerprint "$T/loose" >/dev/null 2>"$T/err"; rc=$?
+is "a group-readable private key is refused (exit 1)" "$rc" 1
+check "... with a message saying to chmod" grep -q 'chmod' "$T/err"
+fp=$("$PSI" fingerprint "$T/alice.pub")
+case $fp in SHA256:?*) ok "fingerprint prints SHA256:..." ;; *) fail "fingerprint: '$fp'" ;; esac
+
+# Pinned keys both ways.
+pair pin "-q --identity $T/bob --peer-key $T/alice.pub $T/b" \
+    "-q --identity $T/alice --peer-key $T/bob.pub $T/a"
+is "pinned keys: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "pinned keys: querier output exact" "$T/pin.c.out" "$T/a.want"
+same_file "pinned keys: holder output exact" "$T/pin.l.out" "$T/b.want"
+
+# Mallory, a third key, is refused by the listener.
+pair mal "-q --identity $T/bob --peer-key $T/alice.pub $T/b" \
+    "-q --identity $T/mallory --peer-key $T/bob.pub $T/a"
+is "third key at the listener: both exit 4" "$C_RC $L_RC" "4 4"
+is "third key at the listener: nothing written" \
+    "$(cat "$T/mal.c.out" "$T/mal.l.out" | wc -c)" 0
+check "... the listener names the refused fingerprint" \
+    grep -q "$("$PSI" fingerprint "$T/mallory.pub")" "$T/mal.l.err"
+
+# A listener that is not who the connector pinned.
+pair imp "-q --identity $T/mallory --peer-key $T/alice.pub $T/b" \
+    "-q --identity $T/alice --peer-key $T/bob.pub $T/a"
+is "impostor listener: both exit 4" "$C_RC $L_RC" "4 4"
+is "impostor listener: nothing written" \
+    "$(cat "$T/imp.c.out" "$T/imp.l.out" | wc -c)" 0
+
+# PSK, right and wrong.
+printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$T/psk"
+printf '%s\n' 100102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$T/psk2"
+chmod 600 "$T/psk" "$T/psk2"
+pair psk "-q --identity $T/bob --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk $T/a"
+is "same PSK: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "same PSK: querier output exact" "$T/psk.c.out" "$T/a.want"
+pair psk2 "-q --identity $T/bob --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk2 $T/a"
+is "wrong PSK: both exit 4" "$C_RC $L_RC" "4 4"
+is "wrong PSK: nothing written" "$(cat "$T/psk2.c.out" "$T/psk2.l.out" | wc -c)" 0
+
+# known_peers: first contact recorded, then a changed key refused.
+pair kp1 "-q --identity $T/bob --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk $T/a"
+check "known_peers: first contact recorded" \
+    grep -q "psi-stream-x25519" "$XDG_CONFIG_HOME/psi-stream/known_peers"
+sed -i 's/^[^ ]* /127.0.0.1:* /' "$XDG_CONFIG_HOME/psi-stream/known_peers"
+: >"$XDG_CONFIG_HOME/psi-stream/known_peers"
+pair kp2 "-q --identity $T/bob --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk --strict-peer $T/a"
+is "--strict-peer with an unknown listener: connector exits 4" "$C_RC" 4
+check "... and says to check the fingerprint" grep -q 'fingerprint' "$T/kp2.c.err"
+_port=$(free_port)
+printf '127.0.0.1:%s %s\n' "$_port" "$(cut -d' ' -f1,2 "$T/mallory.pub")" \
+    >"$XDG_CONFIG_HOME/psi-stream/known_peers"
+"$PSI" --listen "127.0.0.1:$_port" -q --identity "$T/bob" --psk-file "$T/psk" \
+    "$T/b" >"$T/kp3.l.out" 2>"$T/kp3.l.err" &
+lpid=$!
+"$PSI" --peer "127.0.0.1:$_port" -q --identity "$T/alice" --psk-file "$T/psk" \
+    --connect-timeout 20 "$T/a" >"$T/kp3.c.out" 2>"$T/kp3.c.err"
+C_RC=$?; wait $lpid; L_RC=$?
+is "known_peers holds another key: both exit 4" "$C_RC $L_RC" "4 4"
+check "... the connector says the key changed" grep -qi 'differs\|changed' "$T/kp3.c.err"
+rm -f "$XDG_CONFIG_HOME/psi-stream/known_peers"
+
+# Session parameters must agree.
+pair norm "--insecure -q --ignore-case $T/b" "--insecure -q $T/a"
+is "--ignore-case on one side only: both exit 5" "$C_RC $L_RC" "5 5"
+check "... the connector names both settings" \
+    grep -q 'peer uses --ignore-case, we do not' "$T/norm.c.err"
+pair ctx "--insecure -q --context nightly $T/b" "--insecure -q --context weekly $T/a"
+is "different --context: both exit 5" "$C_RC $L_RC" "5 5"
+pair roles "--insecure -q --role querier $T/b" "--insecure -q $T/a"
+is "two queriers: both exit 5" "$C_RC $L_RC" "5 5"
+
+# What a relay sees on the wire.
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" -q --identity "$T/bob" \
+    --peer-key "$T/alice.pub" "$T/b" >"$T/wire.l.out" 2>"$T/wire.l.err" &
+lpid=$!
+"$RELAY" "$T/relay.port" "$port" "$T/wire.rec" &
+rpid=$!
+i=0; while [ ! -s "$T/relay.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$PSI" --peer "127.0.0.1:$(cat "$T/relay.port")" -q --identity "$T/alice" \
+    --peer-key "$T/bob.pub" "$T/a" >"$T/wire.c.out" 2>"$T/wire.c.err"
+C_RC=$?; wait $lpid; L_RC=$?; wait $rpid
+is "through the relay: both exit 0" "$C_RC $L_RC" "0 0"
+check "the relay recorded traffic" test -s "$T/wire.rec"
+check "no input key appears on the wire" \
+    sh -c "! grep -a -q 'secret-key' '$T/wire.rec'"
+done_testing

@@ -1,0 +1,109 @@
+/*
+ * relay.c: a test-only TCP relay between a connector and a listener on
+ * 127.0.0.1, recording every byte it forwards.
+ *
+ *   relay PORTFILE TARGET_PORT RECORD [CUT_AFTER]
+ *
+ * Listens on an ephemeral port and writes the port number to PORTFILE,
+ * accepts one connection, connects to 127.0.0.1:TARGET_PORT and copies
+ * both ways, appending all bytes to RECORD.  With CUT_AFTER it drops both
+ * connections (without a shutdown handshake) once that many bytes have
+ * passed, to simulate a network cut mid-stream.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+xconnect(int port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 200; i++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		usleep(50000);
+		close(fd);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+	}
+	perror("relay: connect");
+	exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	long cut = argc > 4 ? atol(argv[4]) : -1, passed = 0;
+	int lfd, a, b, one = 1;
+	FILE *rec, *pf;
+	char buf[65536];
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: relay PORTFILE TARGET_PORT RECORD [CUT_AFTER]\n");
+		return 1;
+	}
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0) {
+		perror("relay: listen");
+		return 1;
+	}
+	if ((pf = fopen(argv[1], "w")) == NULL || (rec = fopen(argv[3], "w")) == NULL) {
+		perror("relay: fopen");
+		return 1;
+	}
+	fprintf(pf, "%d\n", ntohs(sa.sin_port));
+	fclose(pf);
+	if ((a = accept(lfd, NULL, NULL)) < 0) {
+		perror("relay: accept");
+		return 1;
+	}
+	b = xconnect(atoi(argv[2]));
+	struct pollfd p[2] = { { a, POLLIN, 0 }, { b, POLLIN, 0 } };
+	for (;;) {
+		if (poll(p, 2, 120000) <= 0)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0)
+				goto out;
+			if (cut >= 0 && passed + n > cut) {
+				struct linger l = { 1, 0 };	/* reset, no FIN */
+				setsockopt(a, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+				setsockopt(b, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+				goto out;
+			}
+			fwrite(buf, 1, (size_t)n, rec);
+			passed += n;
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = write(p[1 - i].fd, buf + off, (size_t)(n - off));
+				if (w <= 0)
+					goto out;
+				off += w;
+			}
+		}
+	}
+out:
+	fclose(rec);
+	close(a);
+	close(b);
+	return 0;
+}
