@@ -108,14 +108,17 @@ void
 output_commit(struct output *o)
 {
 	flush_buf(o);
-	if (o->path == NULL)
-		return;
-	if (fsync(o->fd) < 0 || close(o->fd) < 0)
-		fatal_errno(EXIT_IO, "cannot write %s", o->path);
-	if (rename(tmp_name, o->path) < 0)
-		fatal_errno(EXIT_IO, "cannot rename output into place as %s",
-		    o->path);
-	tmp_name[0] = '\0';
+	if (o->path != NULL) {
+		if (fsync(o->fd) < 0 || close(o->fd) < 0)
+			fatal_errno(EXIT_IO, "cannot write %s", o->path);
+		if (rename(tmp_name, o->path) < 0)
+			fatal_errno(EXIT_IO, "cannot rename output into place "
+			    "as %s", o->path);
+		tmp_name[0] = '\0';
+	}
+	free(o->path);
+	free(o->buf);
+	free(o);
 }
 
 void
