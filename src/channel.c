@@ -111,6 +111,21 @@ ch_new(int fd, double timeout, const char *peer_name)
 	return ch;
 }
 
+struct channel *
+ch_new_keyed(int fd, double timeout, const char *peer_name,
+    const struct noise_cipher *tx, const struct noise_cipher *rx)
+{
+	struct channel *ch = ch_new(fd, timeout, peer_name);
+
+	ch->tx = sodium_malloc(sizeof(*ch->tx));
+	ch->rx = sodium_malloc(sizeof(*ch->rx));
+	if (ch->tx == NULL || ch->rx == NULL)
+		fatal(EXIT_IO, "cannot allocate secure memory");
+	*ch->tx = *tx;
+	*ch->rx = *rx;
+	return ch;
+}
+
 static void
 lost(struct channel *ch, const char *what)
 {
