@@ -1,11 +1,12 @@
 /*
  * output.h: the matched records, written to stdout or atomically to a file.
  *
- * With a path, records go to a temporary file in the same directory
- * (".NAME.XXXXXX"), which output_commit() renames into place and which is
- * unlinked on any failure (fatal hook, signals): a failed run never leaves
- * a partial output file.  Write errors are fatal (exit 2); a closed pipe on
- * stdout ends the process quietly as if killed by SIGPIPE.
+ * With a path, records go to an unnamed temporary file in the same
+ * directory (O_TMPFILE; else one named ".NAME.XXXXXX", unlinked on any
+ * failure short of SIGKILL), which output_commit() renames into place: a
+ * failed run never leaves a partial output file.  Write errors are fatal
+ * (exit 2); a closed pipe on stdout ends the process quietly as if killed
+ * by SIGPIPE.
  */
 #ifndef PSI_OUTPUT_H
 #define PSI_OUTPUT_H
