@@ -34,6 +34,9 @@
 #include "util.h"
 
 #define KEEPALIVE_EVERY	2.0	/* seconds between keepalives when busy */
+/* Handshake messages are small: message 3, the largest, carries a static
+ * key (48 bytes), the session parameters (under 300) and a tag. */
+#define HS_MAX_MSG	1024
 
 struct channel {
 	int			 fd;
@@ -205,6 +208,14 @@ read_msg(struct channel *ch, int eof_ok)
 	len = (size_t)ch->wire[0] << 8 | ch->wire[1];
 	if (len == 0)
 		fatal(EXIT_PROTO, "peer %s sent an empty message", ch->peer);
+	if (ch->tx == NULL && len > HS_MAX_MSG) {
+		/* Before the handshake is over, this is no psi-stream peer
+		 * (an HTTP request, say): don't wait for bytes that never
+		 * come. */
+		ch->peer_gone = 1;
+		fatal(EXIT_AUTH, "%s is not a psi-stream peer: it announced a "
+		    "handshake message of %zu bytes", ch->peer, len);
+	}
 	read_wire(ch, ch->wire + 2, len, 0);
 	return (long)len;
 }
