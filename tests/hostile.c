@@ -481,8 +481,10 @@ querier(const char *s)
 	if (strcmp(s, "q-honest") == 0) {
 		send_u64(FR_REND, 0);
 		ch_expect(ch, FR_DONE, frame);
+		free(vals);
 		return 0;
 	}
+	free(vals);
 	return 98;
 }
 
@@ -727,6 +729,8 @@ static const char *const scenarios[] = {
 int
 main(int argc, char **argv)
 {
+	int rc;
+
 	if (argc == 2 && strcmp(argv[1], "list") == 0) {
 		for (int i = 0; scenarios[i]; i++)
 			puts(scenarios[i]);
@@ -743,5 +747,11 @@ main(int argc, char **argv)
 		connect_to(argv[3]);
 	else
 		listen_on(argv[3]);
-	return argv[1][0] == 'q' ? querier(argv[1]) : holder(argv[1]);
+	rc = argv[1][0] == 'q' ? querier(argv[1]) : holder(argv[1]);
+	if (ch != NULL)
+		ch_close(ch);
+	else
+		close(fd);
+	free(frame);
+	return rc;
 }
