@@ -367,6 +367,14 @@ ch_expect(struct channel *ch, int type, uint8_t *buf)
 	return n;
 }
 
+int
+ch_pending(struct channel *ch)
+{
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
 void
 ch_keepalive(struct channel *ch)
 {

@@ -30,7 +30,7 @@ enum {
 	OPT_SHARD, OPT_PEER_KEY, OPT_IDENTITY, OPT_PSK_FILE, OPT_STRICT_PEER,
 	OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT,
 	OPT_HEADER, OPT_KEY_FIELD, OPT_DELIMITER, OPT_CSV, OPT_TRIM,
-	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY
+	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY, OPT_MEMORY, OPT_TMPDIR
 };
 
 static const struct option longopts[] = {
@@ -58,6 +58,9 @@ static const struct option longopts[] = {
 	{ "ignore-case",	no_argument,	   NULL, OPT_IGNORE_CASE },
 	{ "skip-invalid",	no_argument,	   NULL, OPT_SKIP_INVALID },
 	{ "oprf-key",		required_argument, NULL, OPT_OPRF_KEY },
+	{ "memory",		required_argument, NULL, OPT_MEMORY },
+	{ "tmpdir",		required_argument, NULL, OPT_TMPDIR },
+	{ "threads",		required_argument, NULL, 'j' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -112,6 +115,11 @@ usage(int status)
 "  --ignore-case            compare keys ignoring ASCII case\n"
 "  --skip-invalid           skip (and count) invalid records instead of failing\n"
 "  --oprf-key FILE          (prf) the OPRF key, 64 hex digits\n"
+"\n"
+"Resources:\n"
+"  --memory SIZE            memory budget, K/M/G suffixes (default 256M)\n"
+"  --tmpdir DIR             temporary files (default $TMPDIR, else /tmp)\n"
+"  -j, --threads N          threads for the curve work (default: all CPUs)\n"
 "\n"
 "  -v, --verbose            say more (repeatable)\n"
 "  -q, --quiet              say nothing but errors\n"
@@ -282,9 +290,12 @@ main(int argc, char **argv)
 	ro.connect_timeout = 60;
 	ro.accept_timeout = 600;
 	ro.timeout = 300;
+	ro.s.memory = 256u << 20;
+	if ((ro.s.tmpdir = getenv("TMPDIR")) == NULL || *ro.s.tmpdir == '\0')
+		ro.s.tmpdir = "/tmp";
 	ro.peer_keys = xreallocarray(NULL, (size_t)argc, sizeof(char *));
 
-	while ((ch = getopt_long(argc, argv, "o:zvqhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:zj:vqhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_LISTEN: ro.listen = optarg; break;
 		case OPT_PEER: ro.peer = optarg; break;
@@ -357,6 +368,22 @@ main(int argc, char **argv)
 		case OPT_IGNORE_CASE: rec->ignore_case = 1; break;
 		case OPT_SKIP_INVALID: rec->skip_invalid = 1; break;
 		case OPT_OPRF_KEY: oprf_key = optarg; break;
+		case OPT_MEMORY:
+			if (parse_size(optarg, &ro.s.memory) < 0)
+				fatal(EXIT_USAGE, "--memory wants a size like 512M "
+				    "or 4G, not '%s'", optarg);
+			if (ro.s.memory < SESSION_MIN_MEMORY)
+				fatal(EXIT_USAGE, "--memory %s is too small: at "
+				    "least %uM is needed", optarg,
+				    SESSION_MIN_MEMORY >> 20);
+			break;
+		case OPT_TMPDIR: ro.s.tmpdir = optarg; break;
+		case 'j':
+			if (parse_uint(optarg, 1, 256, &v) < 0)
+				fatal(EXIT_USAGE, "--threads wants a number from 1 "
+				    "to 256, not '%s'", optarg);
+			ro.s.threads = (int)v;
+			break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = 0; break;
 		case 'h': usage(0);

@@ -20,9 +20,11 @@
  * nothing about it reaches a peer it has not authenticated.  Both sides
  * compare and both stop with exit 5 on a mismatch.
  */
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -67,6 +69,21 @@ have_authorized(void)
 		any = strncmp(line, "psi-stream-x25519 ", 18) == 0;
 	fclose(f);
 	return any;
+}
+
+/* Fail before any network work if temporary files cannot be made. */
+static void
+check_tmpdir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		fatal_errno(EXIT_IO, "cannot use temporary directory %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatal(EXIT_IO, "cannot use temporary directory %s: not a "
+		    "directory", dir);
+	if (access(dir, W_OK | X_OK) < 0)
+		fatal_errno(EXIT_IO, "cannot use temporary directory %s", dir);
 }
 
 static int
@@ -134,6 +151,7 @@ cmd_run(struct run_opts *ro)
 	char *peer_desc;
 	int fd, rc;
 
+	check_tmpdir(ro->s.tmpdir);
 	memset(&pol, 0, sizeof(pol));
 	pol.ro = ro;
 	pol.listener = ro->listen != NULL;
