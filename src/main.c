@@ -21,6 +21,7 @@
 #include "oprf.h"
 #include "output.h"
 #include "peers.h"
+#include "prf.h"
 #include "records.h"
 #include "run.h"
 #include "util.h"
@@ -150,47 +151,6 @@ parse_seconds(const char *s, const char *opt)
 		fatal(EXIT_USAGE, "%s wants whole seconds from 1 to 604800, "
 		    "not '%s'", opt, s);
 	return (double)v;
-}
-
-/* `prf`: RFC 9497 Evaluate of every key, in hex, one line each. */
-static int
-cmd_prf(const char *keyfile, const struct rec_opts *ro, char **files, int n)
-{
-	uint8_t *sk = sodium_malloc(OPRF_SCALAR), out[OPRF_OUT];
-	char text[200], hex[2 * OPRF_OUT + 2];
-	struct rec_reader *rr;
-	struct record r;
-	struct output *o;
-	FILE *f;
-	size_t len;
-
-	if (keyfile == NULL)
-		fatal(EXIT_USAGE, "prf needs --oprf-key FILE");
-	if (sk == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
-	if ((f = fopen(keyfile, "r")) == NULL)
-		fatal_errno(EXIT_USAGE, "cannot open %s", keyfile);
-	len = fread(text, 1, sizeof(text), f);
-	fclose(f);
-	if (oprf_parse_key_hex(sk, text, len) < 0)
-		fatal(EXIT_USAGE, "%s: not an OPRF key (want 64 hex digits of "
-		    "a canonical non-zero scalar)", keyfile);
-	sodium_memzero(text, sizeof(text));
-	rr = rec_open(ro, files, n);
-	o = output_open(NULL, '\n');
-	while (rec_next(rr, &r)) {
-		if (oprf_evaluate(out, sk, r.key, r.keylen) < 0)
-			fatal(EXIT_IO, "%s: record %llu: key cannot be evaluated",
-			    r.file, (unsigned long long)r.recno);
-		hex_encode(hex, out, OPRF_OUT);
-		hex[2 * OPRF_OUT] = '\n';
-		hex[2 * OPRF_OUT + 1] = '\0';
-		output_text(o, hex);
-	}
-	output_commit(o);
-	rec_close(rr);
-	sodium_free(sk);
-	return EXIT_OK;
 }
 
 static int
@@ -403,7 +363,8 @@ main(int argc, char **argv)
 	if (cmd && strcmp(cmd, "check") == 0)
 		return cmd_check(rec, ro.s.files, ro.s.nfiles);
 	if (cmd && strcmp(cmd, "prf") == 0)
-		return cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles);
+		return cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles,
+		    ro.s.threads);
 
 	if (!ro.listen == !ro.peer)
 		fatal(EXIT_USAGE, "give exactly one of --listen PORT and --peer "
