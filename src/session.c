@@ -839,6 +839,9 @@ run_holder(struct state *S)
 	}
 	sent = setsend_end(&dig, FR_DEND);
 	S->digest_bytes = dig.bytes;
+	vlog(2, "digest: %" PRIu64 " values in %" PRIu64 " bytes, %.2f bits "
+	    "per key (t = %u)", sent, dig.bytes, S->nkeys ?
+	    8.0 * (double)dig.bytes / (double)S->nkeys : 0.0, S->t);
 	sorter_free(S->vals);
 	S->vals = NULL;
 
