@@ -33,7 +33,7 @@
 #include "noise.h"
 #include "util.h"
 
-#define KEEPALIVE_EVERY	2.0	/* seconds between keepalives when busy */
+#define KEEPALIVE_EVERY	0.5	/* seconds between keepalives when busy */
 
 struct channel {
 	int			 fd;

@@ -642,15 +642,17 @@ run_querier(struct state *S)
 	uint64_t nh;
 
 	query_all(S);
+	/* Sort before QEND: once the holder starts sending the digest we
+	 * must be reading, or its writes would stall past its timeout. */
+	sorter_finish(S->vals);
+	vlog(2, "%" PRIu64 " values sorted in %u runs", S->nkeys,
+	    sorter_runs(S->vals));
 	put_u64(S->frame, S->nkeys);
 	ch_send(S->ch, FR_QEND, S->frame, 8);
 	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
 		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
 	nh = S->peer_n = get_u64(S->frame);
 	set_t(S, S->nkeys, nh);
-	sorter_finish(S->vals);
-	vlog(2, "%" PRIu64 " values sorted in %u runs", S->nkeys,
-	    sorter_runs(S->vals));
 
 	/* Matched values wait in a spill: the holder is not reading while
 	 * it sends the digest, so the reveal cannot go out yet. */
@@ -817,12 +819,12 @@ run_holder(struct state *S)
 	free(own.out);
 	free(q.ev);
 	S->peer_n = nq;
-	put_u64(S->frame, S->nkeys);
-	ch_send(S->ch, FR_HCOUNT, S->frame, 8);
-	set_t(S, nq, S->nkeys);
 	sorter_finish(S->vals);
 	vlog(2, "%" PRIu64 " values sorted in %u runs", S->nkeys,
 	    sorter_runs(S->vals));
+	put_u64(S->frame, S->nkeys);
+	ch_send(S->ch, FR_HCOUNT, S->frame, 8);
+	set_t(S, nq, S->nkeys);
 
 	/* 2. the digest; keep the sorted pairs for the reveal merge */
 	if (S->o->p.reveal == REVEAL_BOTH)
