@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "output.h"
 #include "peers.h"
 #include "prf.h"
+#include "progress.h"
+#include "stats.h"
 #include "records.h"
 #include "run.h"
 #include "util.h"
@@ -31,7 +34,8 @@ enum {
 	OPT_SHARD, OPT_PEER_KEY, OPT_IDENTITY, OPT_PSK_FILE, OPT_STRICT_PEER,
 	OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT,
 	OPT_HEADER, OPT_KEY_FIELD, OPT_DELIMITER, OPT_CSV, OPT_TRIM,
-	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY, OPT_MEMORY, OPT_TMPDIR
+	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY, OPT_MEMORY, OPT_TMPDIR, OPT_STATS,
+	OPT_PROGRESS, OPT_NO_PROGRESS
 };
 
 static const struct option longopts[] = {
@@ -62,6 +66,9 @@ static const struct option longopts[] = {
 	{ "memory",		required_argument, NULL, OPT_MEMORY },
 	{ "tmpdir",		required_argument, NULL, OPT_TMPDIR },
 	{ "threads",		required_argument, NULL, 'j' },
+	{ "stats",		required_argument, NULL, OPT_STATS },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -121,6 +128,9 @@ usage(int status)
 "  --memory SIZE            memory budget, K/M/G suffixes (default 256M)\n"
 "  --tmpdir DIR             temporary files (default $TMPDIR, else /tmp)\n"
 "  -j, --threads N          threads for the curve work (default: all CPUs)\n"
+"  --stats FILE             write a JSON summary to FILE at the end, even on failure\n"
+"  --progress               show a progress line on stderr (default if a terminal)\n"
+"  --no-progress            never show the progress line\n"
 "\n"
 "  -v, --verbose            say more (repeatable)\n"
 "  -q, --quiet              say nothing but errors\n"
@@ -134,12 +144,44 @@ usage(int status)
 }
 
 static void
-on_signal(int sig)
+on_fatal(int status, const char *msg)
 {
+	progress_abort();
 	output_abort();
-	signal(sig, SIG_DFL);
-	raise(sig);
-	_exit(128 + sig);
+	stats_abort();
+	run_on_fatal(status, msg);
+}
+
+/* SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken here,
+ * so the ordinary fatal path (peer told, output and --stats handled) runs
+ * in a normal thread context rather than in a signal handler. */
+static void *
+signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	if (sigwait(set, &sig) != 0)
+		return NULL;
+	fatal(128 + sig, "interrupted by %s", sig == SIGINT ? "SIGINT" :
+	    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+}
+
+static void
+setup_signals(void)
+{
+	static sigset_t set;
+	pthread_t tid;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&tid, NULL, signal_thread, &set) == 0)
+		pthread_detach(tid);
+	set_fatal_hook(on_fatal);
 }
 
 static double
@@ -223,13 +265,10 @@ main(int argc, char **argv)
 	struct rec_opts *rec = &ro.s.rec;
 	const char *cmd = NULL, *oprf_key = NULL, *role = NULL;
 	uint64_t v;
-	int ch, delim_set = 0;
+	int ch, delim_set = 0, progress = -1;
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
 	current_umask();
+	setup_signals();
 	if (sodium_init() < 0)
 		fatal(EXIT_IO, "cannot initialise libsodium");
 
@@ -338,6 +377,9 @@ main(int argc, char **argv)
 				    SESSION_MIN_MEMORY >> 20);
 			break;
 		case OPT_TMPDIR: ro.s.tmpdir = optarg; break;
+		case OPT_STATS: ro.s.stats = optarg; break;
+		case OPT_PROGRESS: progress = 1; break;
+		case OPT_NO_PROGRESS: progress = 0; break;
 		case 'j':
 			if (parse_uint(optarg, 1, 256, &v) < 0)
 				fatal(EXIT_USAGE, "--threads wants a number from 1 "
@@ -366,6 +408,7 @@ main(int argc, char **argv)
 		return cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles,
 		    ro.s.threads);
 
+	progress_init(verbosity > 0 ? progress : 0);
 	if (!ro.listen == !ro.peer)
 		fatal(EXIT_USAGE, "give exactly one of --listen PORT and --peer "
 		    "HOST:PORT (see psi-stream --help)");

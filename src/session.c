@@ -58,9 +58,11 @@
 #include "oprf.h"
 #include "output.h"
 #include "pool.h"
+#include "progress.h"
 #include "records.h"
 #include "session.h"
 #include "spill.h"
+#include "stats.h"
 #include "util.h"
 
 #define CHUNK		1024		/* elements per QUERY/EVAL frame */
@@ -218,9 +220,29 @@ next_key(struct state *S, struct record *r)
 			    r->len);
 		recspill_add(S->recs, r->data, r->len);
 		S->nkeys++;
+		run_stats.keys = S->nkeys;
+		if ((S->nkeys & 1023) == 0)
+			progress_set(S->nkeys);
 		return 1;
 	}
 	return 0;
+}
+
+/* Input is exhausted: record what the reader counted. */
+static void
+input_done(struct state *S)
+{
+	struct rec_stats rs;
+
+	rec_get_stats(S->rr, &rs);
+	run_stats.records = rs.records;
+	run_stats.empty_skipped = rs.empty;
+	run_stats.invalid_skipped = rs.invalid;
+	run_stats.shard_skipped = rs.keys - S->nkeys;
+	if (rs.empty)
+		warnx_("skipped %" PRIu64 " record%s with an empty key",
+		    rs.empty, rs.empty == 1 ? "" : "s");
+	progress_set(S->nkeys);
 }
 
 static u128
@@ -233,6 +255,7 @@ static void
 set_t(struct state *S, uint64_t nq, uint64_t nh)
 {
 	S->t = gcs_trunc_bits(nq, nh);
+	run_stats.truncation_bits = S->t;
 	vlog(2, "%" PRIu64 " querier keys, %" PRIu64 " holder keys: values "
 	    "truncated to %u bits", nq, nh, S->t);
 }
@@ -369,7 +392,10 @@ recv_set(struct state *S, int type, int end_type, uint64_t limit,
 			prev = vals[q];
 		}
 		total += (uint64_t)m;
+		if (type == FR_DIGEST)
+			run_stats.digest_bytes += n;
 		fn(S, vals, (size_t)m, arg);
+		progress_set(total);
 		ch_keepalive(S->ch);
 	}
 	free(vals);
@@ -449,26 +475,35 @@ next_kept(void *arg, u128 *v, uint64_t *idx)
 }
 
 /* Stream the record spill once, writing records whose index is a hit. */
-static void
+static uint64_t
 write_matches(struct state *S, struct output *out)
 {
+	uint64_t written = 0;
+
 	const uint8_t *data;
 	size_t len;
 	uint64_t i = 0, unused;
 	u128 want;
 	int have;
 
+	stats_phase("output");
+	progress_phase("output", S->nkeys);
 	sorter_finish(S->hits);
 	recspill_rewind(S->recs);
 	have = sorter_next(S->hits, &want, &unused);
 	while (have && recspill_next(S->recs, &data, &len)) {
 		if (want == i) {
 			output_record(out, data, len);
+			written++;
 			have = sorter_next(S->hits, &want, &unused);
 		}
-		if ((++i & 4095) == 0)
+		if ((++i & 4095) == 0) {
 			ch_keepalive(S->ch);
+			progress_set(i);
+		}
 	}
+	run_stats.matched_records = written;
+	return written;
 }
 
 /* ---- querier ------------------------------------------------------------- */
@@ -641,7 +676,12 @@ run_querier(struct state *S)
 	struct output *out;
 	uint64_t nh;
 
+	stats_phase("query");
+	progress_phase("query", 0);
 	query_all(S);
+	input_done(S);
+	stats_phase("sort");
+	progress_phase("sort", 0);
 	/* Sort before QEND: once the holder starts sending the digest we
 	 * must be reading, or its writes would stall past its timeout. */
 	sorter_finish(S->vals);
@@ -651,8 +691,10 @@ run_querier(struct state *S)
 	ch_send(S->ch, FR_QEND, S->frame, 8);
 	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
 		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
-	nh = S->peer_n = get_u64(S->frame);
+	nh = S->peer_n = run_stats.peer_records = get_u64(S->frame);
 	set_t(S, S->nkeys, nh);
+	stats_phase("match");
+	progress_phase("match", nh);
 
 	/* Matched values wait in a spill: the holder is not reading while
 	 * it sends the digest, so the reveal cannot go out yet. */
@@ -666,6 +708,8 @@ run_querier(struct state *S)
 	sorter_free(S->vals);
 	S->vals = NULL;
 
+	stats_phase("reveal");
+	progress_phase("reveal", 0);
 	setsend_init(&reveal, S, FR_REVEAL);
 	if (m.reveal) {
 		const uint8_t *p;
@@ -791,6 +835,8 @@ run_holder(struct state *S)
 	q.ev = xmalloc(CHUNK * OPRF_ELEM);
 
 	/* 1. answer queries as they come, evaluate our keys in between */
+	stats_phase("evaluate");
+	progress_phase("evaluate", 0);
 	while (!qdone) {
 		if (own_done || ch_pending(S->ch)) {
 			size_t n = ch_recv(S->ch, &type, S->frame);
@@ -813,12 +859,15 @@ run_holder(struct state *S)
 		own_done = !evaluate_batch(S, &own);
 		ch_keepalive(S->ch);
 	}
+	input_done(S);
 	sodium_free(sk);
 	free(own.keys);
 	free(own.koff);
 	free(own.out);
 	free(q.ev);
-	S->peer_n = nq;
+	S->peer_n = run_stats.peer_records = nq;
+	stats_phase("sort");
+	progress_phase("sort", 0);
 	sorter_finish(S->vals);
 	vlog(2, "%" PRIu64 " values sorted in %u runs", S->nkeys,
 	    sorter_runs(S->vals));
@@ -827,11 +876,15 @@ run_holder(struct state *S)
 	set_t(S, nq, S->nkeys);
 
 	/* 2. the digest; keep the sorted pairs for the reveal merge */
+	stats_phase("digest");
+	progress_phase("digest", S->nkeys);
 	if (S->o->p.reveal == REVEAL_BOTH)
 		keep = recspill_new(S->tmpdir);
 	setsend_init(&dig, S, FR_DIGEST);
-	while (next_sorted(S, &v, &idx)) {
+	for (uint64_t done = 1; next_sorted(S, &v, &idx); done++) {
 		setsend_push(&dig, v);
+		if ((done & 4095) == 0)
+			progress_set(done);
 		if (keep) {
 			uint8_t pair[24];
 			memcpy(pair, &v, 16);
@@ -840,7 +893,7 @@ run_holder(struct state *S)
 		}
 	}
 	sent = setsend_end(&dig, FR_DEND);
-	S->digest_bytes = dig.bytes;
+	S->digest_bytes = run_stats.digest_bytes = dig.bytes;
 	vlog(2, "digest: %" PRIu64 " values in %" PRIu64 " bytes, %.2f bits "
 	    "per key (t = %u)", sent, dig.bytes, S->nkeys ?
 	    8.0 * (double)dig.bytes / (double)S->nkeys : 0.0, S->t);
@@ -848,6 +901,8 @@ run_holder(struct state *S)
 	S->vals = NULL;
 
 	/* 3. what the querier reveals */
+	stats_phase("reveal");
+	progress_phase("reveal", sent);
 	struct merge m;
 	memset(&m, 0, sizeof(m));
 	m.next = next_kept;
@@ -888,6 +943,8 @@ session_run(struct channel *ch, const struct session_opts *o)
 	S.hits = sorter_new(S.tmpdir, S.mem_hits);
 	S.rr = rec_open(&o->rec, o->files, o->nfiles);
 	rc = o->p.role == ROLE_HOLDER ? run_holder(&S) : run_querier(&S);
+	stats_phase(NULL);
+	progress_end();
 	rec_close(S.rr);
 	recspill_free(S.recs);
 	if (S.vals)
