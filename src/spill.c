@@ -328,9 +328,9 @@ zbuf_size(size_t blk)
 }
 
 static size_t
-cctx_size(size_t blk)
+cctx_size(int level, size_t blk)
 {
-	return ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(ZLEVEL,
+	return ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(level,
 	    blk, 0));
 }
 
@@ -341,16 +341,16 @@ zcheck(size_t r)
 		fatal(EXIT_IO, "zstd: %s", ZSTD_getErrorName(r));
 }
 
-/* A compression context whose size is cctx_size(blk), not more. */
+/* A compression context whose size is cctx_size(level, blk), not more. */
 static ZSTD_CCtx *
-cctx_new(size_t blk)
+cctx_new(int level, size_t blk)
 {
-	ZSTD_compressionParameters cp = ZSTD_getCParams(ZLEVEL, blk, 0);
+	ZSTD_compressionParameters cp = ZSTD_getCParams(level, blk, 0);
 	ZSTD_CCtx *c;
 
 	if ((c = ZSTD_createCCtx()) == NULL)
 		fatal(EXIT_IO, "out of memory for a zstd context");
-	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, ZLEVEL));
+	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level));
 	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, cp.windowLog));
 	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, cp.hashLog));
 	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_chainLog, cp.chainLog));
@@ -542,7 +542,7 @@ struct recspill {
 size_t
 recspill_memory(void)
 {
-	size_t c = cctx_size(RS_BLOCK), d = ZSTD_estimateDCtxSize();
+	size_t c = cctx_size(ZLEVEL, RS_BLOCK), d = ZSTD_estimateDCtxSize();
 
 	return sizeof(struct recspill) + RS_BLOCK + zbuf_size(RS_BLOCK) +
 	    (c > d ? c : d);
@@ -567,7 +567,7 @@ rs_flush(struct recspill *rs)
 	if (rs->used == 0)
 		return;
 	if (rs->cctx == NULL)
-		rs->cctx = cctx_new(RS_BLOCK);
+		rs->cctx = cctx_new(ZLEVEL, RS_BLOCK);
 	block_put(&rs->tf, rs->cctx, rs->raw, rs->used, rs->zbuf,
 	    zbuf_size(RS_BLOCK));
 	rs->used = 0;
@@ -700,6 +700,77 @@ recspill_free(struct recspill *rs)
 	free(rs);
 }
 
+/* ---- runs: what both sorters write and merge --------------------------- */
+
+struct run {
+	uint64_t	off, len;	/* bytes in the shared file */
+	uint64_t	count;		/* items */
+};
+
+struct runtab {
+	struct run	*run;
+	size_t		 n, alloc;
+	size_t		 head;		/* runs before it are merged away */
+};
+
+/* Raw bytes of a run block for budget mem: mem/256, a power of two. */
+static size_t
+run_block_size(size_t mem)
+{
+	size_t blk = SORT_BLK_MIN;
+
+	while (blk < SORT_BLK_MAX && blk * 2 <= mem / 256)
+		blk *= 2;
+	return blk;
+}
+
+static void
+runtab_add(struct runtab *rt, uint64_t off, uint64_t len, uint64_t count)
+{
+	struct run *r;
+
+	if (rt->n == rt->alloc) {
+		rt->alloc = rt->alloc ? 2 * rt->alloc : 16;
+		rt->run = xreallocarray(rt->run, rt->alloc, sizeof(*rt->run));
+	}
+	r = &rt->run[rt->n++];
+	r->off = off;
+	r->len = len;
+	r->count = count;
+}
+
+/* Runs not merged away yet. */
+static size_t
+runtab_live(const struct runtab *rt)
+{
+	return rt->n - rt->head;
+}
+
+/*
+ * How many of the oldest runs the next intermediate merge takes, 0 once
+ * the final merge can take them all: at most fan_mid, and just enough
+ * that the last intermediate merge lands exactly on fan_fin.
+ */
+static size_t
+runtab_next_merge(const struct runtab *rt, size_t fan_mid, size_t fan_fin)
+{
+	size_t live = runtab_live(rt), k;
+
+	if (live <= fan_fin)
+		return 0;
+	k = live - fan_fin + 1;
+	return k < fan_mid ? k : fan_mid;
+}
+
+/* Runs [first, first+k) are merged: give their disk space back. */
+static void
+runtab_punch(const struct runtab *rt, struct tmpf *t, size_t first, size_t k)
+{
+	const struct run *a = &rt->run[first], *z = &rt->run[first + k - 1];
+
+	tmp_punch(t, a->off, z->off + z->len - a->off);
+}
+
 /* ---- sorter: in-memory radix sort -------------------------------------- */
 
 /* value high, value low, index: compared in that order */
@@ -816,11 +887,6 @@ sort_to(struct pair *src, struct pair *dst, size_t n, unsigned d)
 
 /* ---- sorter: state ----------------------------------------------------- */
 
-struct run {
-	uint64_t	off, len;	/* bytes in the shared file */
-	uint64_t	npairs;
-};
-
 /* One run being merged: its current block, decoded lazily. */
 struct reader {
 	const uint8_t	*p, *pe;	/* unread part of raw */
@@ -855,9 +921,7 @@ struct sorter {
 	size_t		 pos;		/* next pair to return (S_MEM) */
 
 	struct tmpf	 tf;		/* fd -1 until the first run */
-	struct run	*runs;
-	size_t		 nruns, runs_alloc;
-	size_t		 head;		/* runs before it are merged away */
+	struct runtab	 rt;
 	unsigned	 nspilled;	/* runs written from the buffer */
 
 	/* writer of runs */
@@ -897,10 +961,8 @@ sorter_plan(struct sorter *s, size_t mem)
 {
 	size_t avail, wsz, rsz, per;
 
-	s->blk = SORT_BLK_MIN;
-	while (s->blk < SORT_BLK_MAX && s->blk * 2 <= mem / 256)
-		s->blk *= 2;
-	wsz = cctx_size(s->blk) + s->blk + zbuf_size(s->blk);
+	s->blk = run_block_size(mem);
+	wsz = cctx_size(ZLEVEL, s->blk) + s->blk + zbuf_size(s->blk);
 	rsz = ZSTD_estimateDCtxSize() + zbuf_size(s->blk);
 	per = s->blk + READ_SLACK + sizeof(struct reader) + sizeof(struct hent);
 	avail = mem - SORTER_SLACK - sizeof(struct sorter);
@@ -947,7 +1009,7 @@ rw_begin(struct sorter *s)
 	if (s->tf.fd == -1)
 		tmp_open(&s->tf, s->dir);
 	if (s->cctx == NULL) {
-		s->cctx = cctx_new(s->blk);
+		s->cctx = cctx_new(ZLEVEL, s->blk);
 		s->wraw = xmalloc(s->blk);
 		s->wzbuf = xmalloc(zbuf_size(s->blk));
 	}
@@ -984,19 +1046,9 @@ rw_put(struct sorter *s, u128 v, uint64_t idx)
 static void
 rw_end(struct sorter *s)
 {
-	struct run *r;
-
 	if (s->wused > 0)
 		rw_flush(s);
-	if (s->nruns == s->runs_alloc) {
-		s->runs_alloc = s->runs_alloc ? 2 * s->runs_alloc : 16;
-		s->runs = xreallocarray(s->runs, s->runs_alloc,
-		    sizeof(*s->runs));
-	}
-	r = &s->runs[s->nruns++];
-	r->off = s->wstart;
-	r->len = s->tf.end - s->wstart;
-	r->npairs = s->wpairs;
+	runtab_add(&s->rt, s->wstart, s->tf.end - s->wstart, s->wpairs);
 }
 
 static void
@@ -1074,7 +1126,7 @@ reader_init(struct reader *r, const struct run *run, uint8_t *raw)
 	r->p = r->pe = raw;
 	r->off = run->off;
 	r->end = run->off + run->len;
-	r->left = run->npairs;
+	r->left = run->count;
 	r->prev = 0;
 }
 
@@ -1138,7 +1190,7 @@ merge_open(struct sorter *s, size_t first, size_t k)
 
 	s->nheap = 0;
 	for (i = 0; i < k; i++) {
-		reader_init(&s->rd[i], &s->runs[first + i],
+		reader_init(&s->rd[i], &s->rt.run[first + i],
 		    s->arena + i * (s->blk + READ_SLACK));
 		h = &s->heap[s->nheap];
 		h->r = i;
@@ -1171,8 +1223,6 @@ merge_pop(struct sorter *s, u128 *v, uint64_t *idx)
 static void
 merge_runs(struct sorter *s, size_t first, size_t k)
 {
-	const struct run *last = &s->runs[first + k - 1];
-	uint64_t from = s->runs[first].off, to = last->off + last->len;
 	u128 v;
 	uint64_t idx;
 
@@ -1181,14 +1231,14 @@ merge_runs(struct sorter *s, size_t first, size_t k)
 	while (merge_pop(s, &v, &idx))
 		rw_put(s, v, idx);
 	rw_end(s);
-	tmp_punch(&s->tf, from, to - from);
+	runtab_punch(&s->rt, &s->tf, first, k);
 }
 
 /* Buffers for the readers, sized for the widest merge ahead. */
 static void
 merge_alloc(struct sorter *s)
 {
-	size_t live = s->nruns - s->head;
+	size_t live = runtab_live(&s->rt);
 
 	s->nslots = live < s->fan_fin ? live : s->fan_fin;
 	s->dctx = dctx_new();
@@ -1198,21 +1248,15 @@ merge_alloc(struct sorter *s)
 	s->heap = xcalloc(s->nslots, sizeof(*s->heap));
 }
 
-/*
- * Intermediate merges, oldest runs first, until fan_fin runs are left;
- * the first merge takes just enough runs that the last one lands there.
- */
+/* Intermediate merges, oldest runs first, until fan_fin runs are left. */
 static void
 merge_down(struct sorter *s)
 {
-	size_t live, k;
+	size_t k;
 
-	while ((live = s->nruns - s->head) > s->fan_fin) {
-		k = live - s->fan_fin + 1;
-		if (k > s->fan_mid)
-			k = s->fan_mid;
-		merge_runs(s, s->head, k);
-		s->head += k;
+	while ((k = runtab_next_merge(&s->rt, s->fan_mid, s->fan_fin)) > 0) {
+		merge_runs(s, s->rt.head, k);
+		s->rt.head += k;
 	}
 }
 
@@ -1238,8 +1282,8 @@ sorter_finish(struct sorter *s)
 	merge_down(s);
 	rw_free(s);
 	vlog(2, "sorter: %u runs, %zu intermediate merges, final merge of %zu",
-	    s->nspilled, s->nruns - s->nspilled, s->nruns - s->head);
-	merge_open(s, s->head, s->nruns - s->head);
+	    s->nspilled, s->rt.n - s->nspilled, runtab_live(&s->rt));
+	merge_open(s, s->rt.head, runtab_live(&s->rt));
 	s->state = S_MERGE;
 }
 
@@ -1273,7 +1317,7 @@ sorter_free(struct sorter *s)
 	free(s->rzbuf);
 	free(s->rd);
 	free(s->heap);
-	free(s->runs);
+	free(s->rt.run);
 	tmp_close(&s->tf);
 	free(s->dir);
 	free(s);
