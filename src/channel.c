@@ -53,7 +53,7 @@ struct channel {
 
 static const char *frame_names[FR_MAX] = {
 	"none", "HELLO", "QUERY", "EVAL", "QEND", "HCOUNT", "DIGEST", "DEND",
-	"REVEAL", "REND", "DONE", "ERROR", "KEEPALIVE"
+	"REVEAL", "REND", "DONE", "ERROR", "KEEPALIVE", "COUNT"
 };
 
 const char *

@@ -28,6 +28,7 @@ enum frame_type {
 	FR_DONE,		/* holder: finished successfully */
 	FR_ERROR,		/* either: u8 exit status, then a message */
 	FR_KEEPALIVE,		/* either: empty, ignored */
+	FR_COUNT,		/* count-only querier: u64 |X n Y|, or empty */
 	FR_MAX
 };
 

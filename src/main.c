@@ -34,7 +34,8 @@ enum {
 	OPT_SHARD, OPT_PEER_KEY, OPT_IDENTITY, OPT_PSK_FILE, OPT_STRICT_PEER,
 	OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT,
 	OPT_HEADER, OPT_KEY_FIELD, OPT_DELIMITER, OPT_CSV, OPT_TRIM,
-	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY, OPT_MEMORY, OPT_TMPDIR, OPT_STATS,
+	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY, OPT_MEMORY, OPT_TMPDIR,
+	OPT_STATS, OPT_COUNT_ONLY,
 	OPT_PROGRESS, OPT_NO_PROGRESS
 };
 
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{ "role",		required_argument, NULL, OPT_ROLE },
 	{ "reveal",		required_argument, NULL, OPT_REVEAL },
 	{ "context",		required_argument, NULL, OPT_CONTEXT },
+	{ "count-only",		no_argument,	   NULL, OPT_COUNT_ONLY },
 	{ "shard",		required_argument, NULL, OPT_SHARD },
 	{ "peer-key",		required_argument, NULL, OPT_PEER_KEY },
 	{ "identity",		required_argument, NULL, OPT_IDENTITY },
@@ -99,6 +101,7 @@ usage(int status)
 "  --peer HOST:PORT         connect to the peer (default role: querier)\n"
 "  --role holder|querier    override the role (the two sides must differ)\n"
 "  --reveal both|querier    who learns the intersection (default both)\n"
+"  --count-only             learn only the size of the intersection\n"
 "  --context STRING         a label both sides must give identically\n"
 "  --shard I/N              only keys in shard I of N (both sides alike)\n"
 "  --connect-timeout SECS   keep retrying the peer this long (default 60)\n"
@@ -265,7 +268,7 @@ main(int argc, char **argv)
 	struct rec_opts *rec = &ro.s.rec;
 	const char *cmd = NULL, *oprf_key = NULL, *role = NULL;
 	uint64_t v;
-	int ch, delim_set = 0, progress = -1;
+	int ch, delim_set = 0, progress = -1, rc;
 
 	current_umask();
 	setup_signals();
@@ -313,6 +316,7 @@ main(int argc, char **argv)
 				fatal(EXIT_USAGE, "--reveal wants both or querier, "
 				    "not '%s'", optarg);
 			break;
+		case OPT_COUNT_ONLY: ro.s.p.count_only = 1; break;
 		case OPT_CONTEXT:
 			if (strlen(optarg) >= sizeof(ro.s.p.context))
 				fatal(EXIT_USAGE, "--context is limited to %zu bytes",
@@ -403,19 +407,22 @@ main(int argc, char **argv)
 	ro.s.nfiles = argc - optind;
 
 	if (cmd && strcmp(cmd, "check") == 0)
-		return cmd_check(rec, ro.s.files, ro.s.nfiles);
-	if (cmd && strcmp(cmd, "prf") == 0)
-		return cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles,
+		rc = cmd_check(rec, ro.s.files, ro.s.nfiles);
+	else if (cmd && strcmp(cmd, "prf") == 0)
+		rc = cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles,
 		    ro.s.threads);
-
-	progress_init(verbosity > 0 ? progress : 0);
-	if (!ro.listen == !ro.peer)
-		fatal(EXIT_USAGE, "give exactly one of --listen PORT and --peer "
-		    "HOST:PORT (see psi-stream --help)");
-	if (role)
-		ro.s.p.role = strcmp(role, "holder") == 0 ? ROLE_HOLDER :
-		    ROLE_QUERIER;
-	else
-		ro.s.p.role = ro.listen ? ROLE_HOLDER : ROLE_QUERIER;
-	return cmd_run(&ro);
+	else {
+		progress_init(verbosity > 0 ? progress : 0);
+		if (!ro.listen == !ro.peer)
+			fatal(EXIT_USAGE, "give exactly one of --listen PORT and "
+			    "--peer HOST:PORT (see psi-stream --help)");
+		if (role)
+			ro.s.p.role = strcmp(role, "holder") == 0 ?
+			    ROLE_HOLDER : ROLE_QUERIER;
+		else
+			ro.s.p.role = ro.listen ? ROLE_HOLDER : ROLE_QUERIER;
+		rc = cmd_run(&ro);
+	}
+	free(ro.peer_keys);
+	return rc;
 }

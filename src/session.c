@@ -218,7 +218,8 @@ next_key(struct state *S, struct record *r)
 			fatal(EXIT_USAGE, "%s: record %" PRIu64 " is %zu bytes, "
 			    "more than a quarter of --memory", r->file, r->recno,
 			    r->len);
-		recspill_add(S->recs, r->data, r->len);
+		if (S->recs)		/* count-only writes no records */
+			recspill_add(S->recs, r->data, r->len);
 		S->nkeys++;
 		run_stats.keys = S->nkeys;
 		if ((S->nkeys & 1023) == 0)
@@ -433,7 +434,8 @@ merge_chunk(struct state *S, const u128 *vals, size_t n, void *arg)
 		while (merge_advance(m) && m->cur < vals[q])
 			m->have = 0;
 		while (merge_advance(m) && m->cur == vals[q]) {
-			sorter_add(S->hits, m->idx, 0);
+			if (S->hits)
+				sorter_add(S->hits, m->idx, 0);
 			S->matched++;
 			if (m->reveal && !(m->rhave && m->rlast == m->cur)) {
 				recspill_add(m->reveal, (const uint8_t *)&m->cur,
@@ -921,6 +923,348 @@ run_holder(struct state *S)
 	return EXIT_OK;
 }
 
+/* ---- count only --------------------------------------------------------- */
+/*
+ * --count-only (DESIGN section 1, step 5): the querier learns |X n Y| and
+ * nothing about which keys matched.  It blinds every key with ONE scalar
+ * r, so equal keys give equal blinded elements and can be removed by
+ * sorting; it sends them sorted (by encoding: a random order to the
+ * holder).  The holder answers them all only after QEND, sorted by value,
+ * so the order of the answers cannot be linked to the queries.  Both sides
+ * then compare SHA-512("psi-stream count" || k*H2G(x)) cut to t bits; the
+ * holder sends its digest as usual and the querier counts the matches,
+ * then tells the holder the count (COUNT frame, empty with --reveal
+ * querier).
+ */
+
+struct cbatch {
+	size_t		 n;
+	const uint8_t	*scalar;	/* r (querier) or k (holder) */
+	uint8_t		*keys;
+	size_t		*koff;
+	size_t		 kcap;
+	const uint8_t	*in;		/* elements to multiply */
+	uint8_t		*elem;		/* n * 32 results */
+	uint8_t		*out;		/* n * 64 count hashes */
+	atomic_int	 bad;
+};
+
+static void
+count_hash(uint8_t out[64], const uint8_t elem[32])
+{
+	static const uint8_t label[] = "psi-stream count";
+	crypto_hash_sha512_state st;
+
+	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_update(&st, label, sizeof(label) - 1);
+	crypto_hash_sha512_update(&st, elem, 32);
+	crypto_hash_sha512_final(&st, out);
+}
+
+/* elem[i] = scalar * H2G(key i), and with out set, its count hash. */
+static void
+job_hash_mul(void *arg, size_t lo, size_t hi)
+{
+	struct cbatch *b = arg;
+	uint8_t p[32];
+
+	for (size_t i = lo; i < hi; i++) {
+		if (oprf_hash_to_group(p, b->keys + b->koff[i],
+		    b->koff[i + 1] - b->koff[i]) < 0 ||
+		    crypto_scalarmult_ristretto255(b->elem + 32 * i, b->scalar,
+		    p) != 0) {
+			atomic_store(&b->bad, 1);
+			continue;
+		}
+		if (b->out)
+			count_hash(b->out + 64 * i, b->elem + 32 * i);
+	}
+}
+
+/* elem[i] = scalar * in[i] (peer data: invalid encodings flagged), and
+ * with out set, its count hash. */
+static void
+job_mul(void *arg, size_t lo, size_t hi)
+{
+	struct cbatch *b = arg;
+
+	for (size_t i = lo; i < hi; i++) {
+		if (crypto_core_ristretto255_is_valid_point(b->in + 32 * i) != 1 ||
+		    crypto_scalarmult_ristretto255(b->elem + 32 * i, b->scalar,
+		    b->in + 32 * i) != 0) {
+			atomic_store(&b->bad, 1);
+			continue;
+		}
+		if (b->out)
+			count_hash(b->out + 64 * i, b->elem + 32 * i);
+	}
+}
+
+static void
+cbatch_init(struct cbatch *b, const uint8_t *scalar, int hashes)
+{
+	memset(b, 0, sizeof(*b));
+	b->scalar = scalar;
+	b->kcap = CHUNK_KEYS;
+	b->keys = xmalloc(b->kcap);
+	b->koff = xreallocarray(NULL, CHUNK + 1, sizeof(size_t));
+	b->elem = xmalloc(CHUNK * 32);
+	b->out = hashes ? xmalloc(CHUNK * 64) : NULL;
+}
+
+static void
+cbatch_free(struct cbatch *b)
+{
+	free(b->keys);
+	free(b->koff);
+	free(b->elem);
+	free(b->out);
+}
+
+/* Read up to a batch of our keys into b; returns how many. */
+static size_t
+cbatch_read(struct state *S, struct cbatch *b)
+{
+	struct record r;
+
+	b->n = 0;
+	b->koff[0] = 0;
+	while (b->n < CHUNK && b->koff[b->n] < CHUNK_KEYS && next_key(S, &r)) {
+		if (r.keylen > b->kcap - b->koff[b->n]) {
+			b->kcap = b->koff[b->n] + r.keylen;
+			b->keys = xreallocarray(b->keys, b->kcap, 1);
+		}
+		memcpy(b->keys + b->koff[b->n], r.key, r.keylen);
+		b->koff[b->n + 1] = b->koff[b->n] + r.keylen;
+		b->n++;
+	}
+	return b->n;
+}
+
+static void
+run_pool(struct state *S, pool_fn fn, struct cbatch *b, int exit_status,
+    const char *what)
+{
+	atomic_store(&b->bad, 0);
+	pool_run(S->pool, fn, b, b->n);
+	if (atomic_load(&b->bad))
+		fatal(exit_status, "%s", what);
+}
+
+/* Send the elements of a finished esort as frames of `type`, CHUNK each. */
+static uint64_t
+send_elements(struct state *S, struct esort *es, int type)
+{
+	uint8_t *buf = xmalloc(CHUNK * 32);
+	uint64_t total = 0;
+	size_t n = 0;
+
+	for (;;) {
+		int more = esort_next(es, buf + 32 * n);
+		if (more)
+			n++;
+		if (n == CHUNK || (!more && n > 0)) {
+			ch_send(S->ch, type, buf, n * 32);
+			total += n;
+			n = 0;
+			ch_keepalive(S->ch);
+		}
+		if (!more)
+			break;
+	}
+	free(buf);
+	return total;
+}
+
+static void
+print_count(const struct session_opts *o, uint64_t c)
+{
+	struct output *out = output_open(o->output, '\n');
+	char line[32];
+
+	snprintf(line, sizeof(line), "%" PRIu64 "\n", c);
+	output_text(out, line);
+	output_commit(out);
+	run_stats.matched_records = c;
+}
+
+static int
+run_count_querier(struct state *S)
+{
+	uint8_t *r = sodium_malloc(32), *rinv = sodium_malloc(32);
+	struct esort *es = esort_new(S->tmpdir, S->mem_hits);
+	struct cbatch b;
+	struct merge m;
+	uint64_t nq, got = 0, nh;
+	int type;
+
+	if (r == NULL || rinv == NULL)
+		fatal(EXIT_IO, "cannot allocate secure memory");
+	oprf_random_scalar(r);
+	if (crypto_core_ristretto255_scalar_invert(rinv, r) != 0)
+		fatal(EXIT_IO, "internal: blinding scalar not invertible");
+	/* 1. blind everything with r, drop duplicates by sorting */
+	stats_phase("query");
+	progress_phase("query", 0);
+	cbatch_init(&b, r, 0);
+	while (cbatch_read(S, &b) > 0) {
+		run_pool(S, job_hash_mul, &b, EXIT_IO,
+		    "a key cannot be hashed to the group");
+		for (size_t i = 0; i < b.n; i++)
+			esort_add(es, b.elem + 32 * i);
+	}
+	input_done(S);
+	esort_finish(es, 1);
+	nq = send_elements(S, es, FR_QUERY);
+	esort_free(es);
+	put_u64(S->frame, nq);
+	ch_send(S->ch, FR_QEND, S->frame, 8);
+	sodium_free(r);
+
+	/* 2. the holder's answers, in an order of its own: unblind, hash */
+	stats_phase("answers");
+	progress_phase("answers", nq);
+	b.scalar = rinv;
+	b.out = xmalloc(CHUNK * 64);
+	while (got < nq) {
+		size_t n = ch_recv(S->ch, &type, S->frame);
+		if (type != FR_EVAL || n == 0 || n % 32 != 0 || n / 32 > CHUNK ||
+		    n / 32 > nq - got)
+			fatal(EXIT_PROTO, "protocol violation: expected at most "
+			    "%" PRIu64 " more evaluated elements, got %s of %zu "
+			    "bytes", nq - got, ch_frame_name(type), n);
+		b.n = n / 32;
+		b.in = S->frame;
+		run_pool(S, job_mul, &b, EXIT_PROTO,
+		    "peer sent an invalid group element");
+		for (size_t i = 0; i < b.n; i++)
+			sorter_add(S->vals, value_of(b.out + 64 * i), 0);
+		got += b.n;
+		progress_set(got);
+	}
+	sodium_free(rinv);
+	cbatch_free(&b);
+	sorter_finish(S->vals);
+
+	/* 3. count our values that are in the holder's digest */
+	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
+		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
+	nh = S->peer_n = run_stats.peer_records = get_u64(S->frame);
+	set_t(S, nq, nh);
+	stats_phase("match");
+	progress_phase("match", nh);
+	memset(&m, 0, sizeof(m));
+	m.next = next_sorted;
+	m.src = S;
+	recv_set(S, FR_DIGEST, FR_DEND, nh, merge_chunk, &m);
+	if (S->o->p.reveal == REVEAL_BOTH) {
+		put_u64(S->frame, S->matched);
+		ch_send(S->ch, FR_COUNT, S->frame, 8);
+	} else
+		ch_send(S->ch, FR_COUNT, NULL, 0);
+	ch_expect(S->ch, FR_DONE, S->frame);
+	print_count(S->o, S->matched);
+	return EXIT_OK;
+}
+
+static int
+run_count_holder(struct state *S)
+{
+	uint8_t *sk = sodium_malloc(32);
+	struct esort *es = esort_new(S->tmpdir, S->mem_hits);
+	struct cbatch own, q;
+	struct setsend dig;
+	uint64_t nq = 0, sent, c;
+	int qdone = 0, own_done = 0, type;
+	u128 v;
+	uint64_t idx;
+
+	if (sk == NULL)
+		fatal(EXIT_IO, "cannot allocate secure memory");
+	oprf_random_scalar(sk);
+	cbatch_init(&own, sk, 1);
+	cbatch_init(&q, sk, 0);
+	/* 1. take all queries, evaluating our own keys in between */
+	stats_phase("evaluate");
+	progress_phase("evaluate", 0);
+	while (!qdone) {
+		if (own_done || ch_pending(S->ch)) {
+			size_t n = ch_recv(S->ch, &type, S->frame);
+			if (type == FR_QEND) {
+				if (n != 8 || get_u64(S->frame) != nq)
+					fatal(EXIT_PROTO, "peer's QEND count does "
+					    "not match the %" PRIu64 " keys it "
+					    "queried", nq);
+				qdone = 1;
+				continue;
+			}
+			if (type != FR_QUERY || n == 0 || n % 32 != 0 ||
+			    n / 32 > CHUNK)
+				fatal(EXIT_PROTO, "protocol violation: expected "
+				    "QUERY, got %s of %zu bytes",
+				    ch_frame_name(type), n);
+			q.n = n / 32;
+			q.in = S->frame;
+			run_pool(S, job_mul, &q, EXIT_PROTO,
+			    "peer sent an invalid group element");
+			for (size_t i = 0; i < q.n; i++)
+				esort_add(es, q.elem + 32 * i);
+			nq += q.n;
+		} else if (cbatch_read(S, &own) > 0) {
+			run_pool(S, job_hash_mul, &own, EXIT_IO,
+			    "a key cannot be hashed to the group");
+			for (size_t i = 0; i < own.n; i++)
+				sorter_add(S->vals, value_of(own.out + 64 * i), 0);
+		} else
+			own_done = 1;
+	}
+	/* 2. the answers, sorted by value: their order says nothing */
+	stats_phase("answers");
+	esort_finish(es, 0);
+	send_elements(S, es, FR_EVAL);
+	esort_free(es);
+	while (!own_done) {
+		if (cbatch_read(S, &own) == 0)
+			break;
+		run_pool(S, job_hash_mul, &own, EXIT_IO,
+		    "a key cannot be hashed to the group");
+		for (size_t i = 0; i < own.n; i++)
+			sorter_add(S->vals, value_of(own.out + 64 * i), 0);
+		ch_keepalive(S->ch);
+	}
+	input_done(S);
+	sodium_free(sk);
+	cbatch_free(&own);
+	cbatch_free(&q);
+	S->peer_n = run_stats.peer_records = nq;
+	stats_phase("sort");
+	sorter_finish(S->vals);
+	put_u64(S->frame, S->nkeys);
+	ch_send(S->ch, FR_HCOUNT, S->frame, 8);
+	set_t(S, nq, S->nkeys);
+
+	/* 3. the digest, then the count if we may learn it */
+	stats_phase("digest");
+	progress_phase("digest", S->nkeys);
+	setsend_init(&dig, S, FR_DIGEST);
+	while (next_sorted(S, &v, &idx))
+		setsend_push(&dig, v);
+	sent = setsend_end(&dig, FR_DEND);
+	S->digest_bytes = run_stats.digest_bytes = dig.bytes;
+	size_t n = ch_expect(S->ch, FR_COUNT, S->frame);
+	if (S->o->p.reveal == REVEAL_BOTH) {
+		if (n != 8 || (c = get_u64(S->frame)) > sent || c > nq)
+			fatal(EXIT_PROTO, "peer sent an impossible count");
+		ch_send(S->ch, FR_DONE, NULL, 0);
+		print_count(S->o, c);
+	} else {
+		if (n != 0)
+			fatal(EXIT_PROTO, "peer sent a count with --reveal querier");
+		ch_send(S->ch, FR_DONE, NULL, 0);
+	}
+	return EXIT_OK;
+}
+
 int
 session_run(struct channel *ch, const struct session_opts *o)
 {
@@ -938,18 +1282,27 @@ session_run(struct channel *ch, const struct session_opts *o)
 	S.mem_hits = avail / 3;
 	spill_set_tick(tick, ch);
 	S.pool = pool_new(o->threads);
-	S.recs = recspill_new(S.tmpdir);
+	if (!o->p.count_only) {
+		S.recs = recspill_new(S.tmpdir);
+		S.hits = sorter_new(S.tmpdir, S.mem_hits);
+	}
 	S.vals = sorter_new(S.tmpdir, S.mem_vals);
-	S.hits = sorter_new(S.tmpdir, S.mem_hits);
 	S.rr = rec_open(&o->rec, o->files, o->nfiles);
-	rc = o->p.role == ROLE_HOLDER ? run_holder(&S) : run_querier(&S);
+	if (o->p.count_only)
+		rc = o->p.role == ROLE_HOLDER ? run_count_holder(&S) :
+		    run_count_querier(&S);
+	else
+		rc = o->p.role == ROLE_HOLDER ? run_holder(&S) :
+		    run_querier(&S);
 	stats_phase(NULL);
 	progress_end();
 	rec_close(S.rr);
-	recspill_free(S.recs);
+	if (S.recs)
+		recspill_free(S.recs);
 	if (S.vals)
 		sorter_free(S.vals);
-	sorter_free(S.hits);
+	if (S.hits)
+		sorter_free(S.hits);
 	pool_free(S.pool);
 	free(S.frame);
 	return rc;
