@@ -6,7 +6,9 @@
  * nothing that could call fatal(): the JSON is built in a static buffer
  * whose size bounds every field (an error message of at most ERR_MAX bytes
  * grows at most sixfold when escaped; at most MAX_PHASES phase names), and
- * failures are reported by one warning line and a return value.
+ * failures are reported by one warning line and a return value.  The
+ * warning first erases a --progress line (progress_end()), which is a
+ * no-op when the line is off.
  *
  * Atomicity follows output.c: the JSON goes to ".NAME.XXXXXX" in the
  * target's directory, is fsync'ed and renamed over the target, and the

@@ -8,11 +8,12 @@
 # with seconds of slack, not a benchmark); a busy port gives exit 3 and
 # "cannot listen on ADDR:PORT: Address already in use"; a port freed by
 # the previous run can be listened on again at once (SO_REUSEADDR); IPv6
-# literals work in --listen and --peer (skipped without ::1).
+# literals work in --listen and --peer (skipped without ::1); a holder's
+# long local work does not trip a querier's short --timeout (keepalives).
 # Every process here is bounded in time: timeouts of a few seconds, and
 # the silent peers (tests/relay --silent/--mute) stop by themselves.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 25
+plan 27
 : "${RELAY:=$(pwd)/tests/relay}"
 
 # Sets with a known intersection for the runs that should succeed.
@@ -107,6 +108,15 @@ is "a busy port: exit 3" "$rc" 3
 check "... 'cannot listen on 127.0.0.1:$sport: Address already in use'" \
     grep -qx "psi-stream: cannot listen on 127.0.0.1:$sport: Address already in use" \
     "$T/busy.err"
+# The wildcard address overlaps 127.0.0.1 (expected to be refused at once;
+# --accept-timeout 1 bounds the run if it were not).
+"$PSI" --listen "$sport" --accept-timeout 1 --insecure -q "$T/h" >/dev/null \
+    2>"$T/busy0.err"
+rc=$?
+is "a busy port, --listen PORT: exit 3" "$rc" 3
+check "... 'cannot listen on 0.0.0.0:$sport: Address already in use'" \
+    grep -qx "psi-stream: cannot listen on 0.0.0.0:$sport: Address already in use" \
+    "$T/busy0.err"
 kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 
@@ -160,4 +170,6 @@ else
 	skip "no ::1 on this machine"
 	skip "no ::1 on this machine"
 fi
+
+# 10. Keepalives during a long local phase: see tests/keepalive.sh.
 done_testing
