@@ -126,9 +126,6 @@ params_check(const struct params *us, const uint8_t *b, size_t len,
 	them.shard_n = get_u32(b + 9);
 	memcpy(them.context, b + 14, b[13]);
 	them.context[b[13]] = '\0';
-	for (size_t i = 0; i < b[13]; i++)
-		if ((unsigned char)them.context[i] < 0x20)
-			them.context[i] = '?';
 	if ((them.role != ROLE_HOLDER && them.role != ROLE_QUERIER) ||
 	    them.reveal > REVEAL_QUERIER || them.count_only > 1 || b[4] > 3)
 		fatal(EXIT_PROTO, "peer %s sent invalid session parameters", peer);
@@ -157,9 +154,16 @@ params_check(const struct params *us, const uint8_t *b, size_t len,
 			snprintf(c, sizeof(c), "%u/%u", us->shard_i, us->shard_n);
 		fatal(EXIT_PROTO, "peer uses --shard %s, we use --shard %s", a, c);
 	}
-	if (strcmp(them.context, us->context) != 0)
+	if (b[13] != strlen(us->context) ||
+	    memcmp(them.context, us->context, b[13]) != 0) {
+		/* shown with control characters masked: no terminal escapes */
+		for (size_t i = 0; i < b[13]; i++)
+			if ((unsigned char)them.context[i] < 0x20 ||
+			    them.context[i] == 0x7f)
+				them.context[i] = '?';
 		fatal(EXIT_PROTO, "peer uses --context '%s', we use '%s'",
 		    them.context, us->context);
+	}
 }
 
 uint32_t
