@@ -265,18 +265,6 @@ set_t(struct state *S, uint64_t nq, uint64_t nh)
 	    "truncated to %u bits", nq, nh, S->t);
 }
 
-/* Rice parameter for values whose mean gap is m: floor(log2(0.9624 m)). */
-static unsigned
-rice_for_gap(u128 m, unsigned t)
-{
-	unsigned k = 0;
-
-	m -= m * 77 >> 11;		/* 77/2048 = 0.0376 */
-	while (k < 127 && (m >> (k + 1)) != 0)
-		k++;
-	return k < t ? k : t - 1;
-}
-
 /*
  * Streams a sorted set as GCS chunks.  Values are pushed in order (equal
  * neighbours dropped); whenever enough are pending for a full frame a
@@ -303,7 +291,7 @@ setsend_flush(struct setsend *ss, int all)
 
 	while (ss->n > 0 && (all || ss->n == PENDING)) {
 		u128 span = ss->vals[ss->n - 1] - ss->base;
-		unsigned k = rice_for_gap(span / ss->n, S->t);
+		unsigned k = gcs_rice_for_gap(span / ss->n, S->t);
 		len = gcs_encode(S->frame, CH_MAX_PAYLOAD, ss->vals, ss->n, S->t,
 		    k, ss->base, &used);
 		if (len == 0 || used == 0)
