@@ -4,7 +4,7 @@
  * multiplication (the cost that dominates both sides of the protocol), per
  * scalar inversion and multiplication (what batch unblinding trades), and
  * per item of Evaluate, Finalize and batch unblinding.  A benchmark, not a
- * test: it asserts nothing.  Standalone, not built by make:
+ * test: it asserts nothing.  Built by `make bench`, or standalone:
  *
  *   cc -O2 -Isrc bench/oprf_speed.c src/oprf.c src/util.c \
  *       $(pkg-config --cflags --libs libsodium) -o oprf_speed && ./oprf_speed

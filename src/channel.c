@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@
 #include "noise.h"
 #include "util.h"
 
-#define KEEPALIVE_EVERY	2.0	/* seconds between keepalives when busy */
+#define KEEPALIVE_EVERY	0.5	/* seconds between keepalives when busy */
 /* Handshake messages are small: message 3, the largest, carries a static
  * key (48 bytes), the session parameters (under 300) and a tag. */
 #define HS_MAX_MSG	1024
@@ -50,11 +51,12 @@ struct channel {
 	int			 failing;	/* inside ch_send_error */
 	int			 peer_gone;	/* EOF or reset seen */
 	int			 first_pending;	/* initiator: no frame yet */
+	atomic_int		 sending;	/* main thread inside write_msg */
 };
 
 static const char *frame_names[FR_MAX] = {
 	"none", "HELLO", "QUERY", "EVAL", "QEND", "HCOUNT", "DIGEST", "DEND",
-	"REVEAL", "REND", "DONE", "ERROR", "KEEPALIVE"
+	"REVEAL", "REND", "DONE", "ERROR", "KEEPALIVE", "COUNT"
 };
 
 const char *
@@ -326,12 +328,14 @@ ch_send(struct channel *ch, int type, const void *payload, size_t len)
 {
 	if (len > CH_MAX_PAYLOAD)
 		fatal(EXIT_PROTO, "internal: frame of %zu bytes", len);
+	atomic_store(&ch->sending, 1);	/* nonce and buffers in use */
 	ch->plain[0] = (uint8_t)type;
 	if (len)
 		memcpy(ch->plain + 1, payload, len);
 	if (noise_encrypt(ch->tx, ch->plain, len + 1, ch->wire + 2) < 0)
 		fatal(EXIT_PROTO, "session too long: nonce exhausted");
 	write_msg(ch, len + 1 + NOISE_TAG);
+	atomic_store(&ch->sending, 0);
 }
 
 size_t
@@ -393,6 +397,14 @@ ch_expect(struct channel *ch, int type, uint8_t *buf)
 	return n;
 }
 
+int
+ch_pending(struct channel *ch)
+{
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
 void
 ch_keepalive(struct channel *ch)
 {
@@ -407,7 +419,10 @@ ch_send_error(struct channel *ch, int status, const char *msg)
 	size_t len = strlen(msg);
 	struct timeval tv = { .tv_sec = 2 };
 
-	if (ch == NULL || ch->tx == NULL || ch->failing || ch->peer_gone)
+	/* From the signal thread while the main thread is mid-message, an
+	 * error frame would corrupt the stream: the peer sees EOF instead. */
+	if (ch == NULL || ch->tx == NULL || ch->failing || ch->peer_gone ||
+	    atomic_load(&ch->sending))
 		return;
 	ch->failing = 1;
 	if (len > sizeof(buf) - 1)
@@ -421,7 +436,17 @@ ch_send_error(struct channel *ch, int status, const char *msg)
 	ch->wire[0] = (uint8_t)((len + 2 + NOISE_TAG) >> 8);
 	ch->wire[1] = (uint8_t)(len + 2 + NOISE_TAG);
 	setsockopt(ch->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	(void)!send(ch->fd, ch->wire, len + 4 + NOISE_TAG, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (send(ch->fd, ch->wire, len + 4 + NOISE_TAG, MSG_NOSIGNAL |
+	    MSG_DONTWAIT) < 0)
+		return;
+	/* Closing with unread input would send a reset that can overtake
+	 * the error frame: finish our side, then drain briefly. */
+	shutdown(ch->fd, SHUT_WR);
+	double until = now_seconds() + 0.2;
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+	while (now_seconds() < until && poll(&pfd, 1, 50) > 0)
+		if (recv(ch->fd, ch->wire, 2 + NOISE_MAX_MSG, MSG_DONTWAIT) <= 0)
+			break;
 }
 
 void

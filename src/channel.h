@@ -28,6 +28,7 @@ enum frame_type {
 	FR_DONE,		/* holder: finished successfully */
 	FR_ERROR,		/* either: u8 exit status, then a message */
 	FR_KEEPALIVE,		/* either: empty, ignored */
+	FR_COUNT,		/* count-only querier: u64 |X n Y|, or empty */
 	FR_MAX
 };
 
@@ -64,6 +65,8 @@ void	ch_send(struct channel *, int type, const void *payload, size_t len);
 size_t	ch_recv(struct channel *, int *type, uint8_t *buf);
 /* Like ch_recv but demands a frame of this type. */
 size_t	ch_expect(struct channel *, int type, uint8_t *buf);
+/* 1 if a message from the peer is waiting to be read (never blocks). */
+int	ch_pending(struct channel *);
 /* Send a keepalive if nothing was sent for a while (call during local work). */
 void	ch_keepalive(struct channel *);
 /* Best effort: tell the peer why we stop; never fails, never blocks long. */

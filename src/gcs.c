@@ -371,3 +371,14 @@ gcs_decode(const uint8_t *in, size_t len, unsigned expect_t,
 	*base_inout = prev;
 	return count;
 }
+
+unsigned
+gcs_rice_for_gap(u128 m, unsigned t)
+{
+	unsigned k = 0;
+
+	m -= m * 77 >> 11;		/* 77/2048 = 0.0376 */
+	while (k < 127 && (m >> (k + 1)) != 0)
+		k++;
+	return t == 0 ? 0 : (k < t ? k : t - 1);
+}

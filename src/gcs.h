@@ -35,6 +35,10 @@ unsigned gcs_trunc_bits(uint64_t nq, uint64_t nh);
 u128	gcs_truncate(const uint8_t prf_out[64], unsigned t);
 /* Rice parameter for n uniformly random t-bit values (0 <= k < t). */
 unsigned gcs_rice_param(unsigned t, uint64_t n);
+/* Rice parameter for values whose mean gap is m: floor(log2(0.9624 m)),
+ * in integers (m - floor(77m/2048)), 0 below 2, at most t - 1.  What the
+ * session uses per chunk, from the values waiting to be sent. */
+unsigned gcs_rice_for_gap(u128 m, unsigned t);
 
 /* Encode vals[0..n-1] (sorted, each >= base and < 2^t) into out, as many as
  * fit in out_cap bytes (at least one if out_cap >= GCS_HEADER + 35).

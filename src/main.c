@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@
 #include "oprf.h"
 #include "output.h"
 #include "peers.h"
+#include "prf.h"
+#include "progress.h"
+#include "stats.h"
 #include "records.h"
 #include "run.h"
 #include "util.h"
@@ -30,7 +34,9 @@ enum {
 	OPT_SHARD, OPT_PEER_KEY, OPT_IDENTITY, OPT_PSK_FILE, OPT_STRICT_PEER,
 	OPT_INSECURE, OPT_CONNECT_TIMEOUT, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT,
 	OPT_HEADER, OPT_KEY_FIELD, OPT_DELIMITER, OPT_CSV, OPT_TRIM,
-	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY
+	OPT_IGNORE_CASE, OPT_SKIP_INVALID, OPT_OPRF_KEY, OPT_MEMORY, OPT_TMPDIR,
+	OPT_STATS, OPT_COUNT_ONLY,
+	OPT_PROGRESS, OPT_NO_PROGRESS
 };
 
 static const struct option longopts[] = {
@@ -39,6 +45,7 @@ static const struct option longopts[] = {
 	{ "role",		required_argument, NULL, OPT_ROLE },
 	{ "reveal",		required_argument, NULL, OPT_REVEAL },
 	{ "context",		required_argument, NULL, OPT_CONTEXT },
+	{ "count-only",		no_argument,	   NULL, OPT_COUNT_ONLY },
 	{ "shard",		required_argument, NULL, OPT_SHARD },
 	{ "peer-key",		required_argument, NULL, OPT_PEER_KEY },
 	{ "identity",		required_argument, NULL, OPT_IDENTITY },
@@ -58,6 +65,12 @@ static const struct option longopts[] = {
 	{ "ignore-case",	no_argument,	   NULL, OPT_IGNORE_CASE },
 	{ "skip-invalid",	no_argument,	   NULL, OPT_SKIP_INVALID },
 	{ "oprf-key",		required_argument, NULL, OPT_OPRF_KEY },
+	{ "memory",		required_argument, NULL, OPT_MEMORY },
+	{ "tmpdir",		required_argument, NULL, OPT_TMPDIR },
+	{ "threads",		required_argument, NULL, 'j' },
+	{ "stats",		required_argument, NULL, OPT_STATS },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
+	{ "no-progress",	no_argument,	   NULL, OPT_NO_PROGRESS },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -88,6 +101,7 @@ usage(int status)
 "  --peer HOST:PORT         connect to the peer (default role: querier)\n"
 "  --role holder|querier    override the role (the two sides must differ)\n"
 "  --reveal both|querier    who learns the intersection (default both)\n"
+"  --count-only             learn only the size of the intersection\n"
 "  --context STRING         a label both sides must give identically\n"
 "  --shard I/N              only keys in shard I of N (both sides alike)\n"
 "  --connect-timeout SECS   keep retrying the peer this long (default 60)\n"
@@ -113,6 +127,14 @@ usage(int status)
 "  --skip-invalid           skip (and count) invalid records instead of failing\n"
 "  --oprf-key FILE          (prf) the OPRF key, 64 hex digits\n"
 "\n"
+"Resources:\n"
+"  --memory SIZE            memory budget, K/M/G suffixes (default 256M)\n"
+"  --tmpdir DIR             temporary files (default $TMPDIR, else /tmp)\n"
+"  -j, --threads N          threads for the curve work (default: all CPUs)\n"
+"  --stats FILE             write a JSON summary to FILE at the end, even on failure\n"
+"  --progress               show a progress line on stderr (default if a terminal)\n"
+"  --no-progress            never show the progress line\n"
+"\n"
 "  -v, --verbose            say more (repeatable)\n"
 "  -q, --quiet              say nothing but errors\n"
 "  -h, --help               this help\n"
@@ -125,12 +147,44 @@ usage(int status)
 }
 
 static void
-on_signal(int sig)
+on_fatal(int status, const char *msg)
 {
+	progress_abort();
 	output_abort();
-	signal(sig, SIG_DFL);
-	raise(sig);
-	_exit(128 + sig);
+	stats_abort();
+	run_on_fatal(status, msg);
+}
+
+/* SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken here,
+ * so the ordinary fatal path (peer told, output and --stats handled) runs
+ * in a normal thread context rather than in a signal handler. */
+static void *
+signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	if (sigwait(set, &sig) != 0)
+		return NULL;
+	fatal(128 + sig, "interrupted by %s", sig == SIGINT ? "SIGINT" :
+	    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+}
+
+static void
+setup_signals(void)
+{
+	static sigset_t set;
+	pthread_t tid;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&tid, NULL, signal_thread, &set) == 0)
+		pthread_detach(tid);
+	set_fatal_hook(on_fatal);
 }
 
 static double
@@ -142,47 +196,6 @@ parse_seconds(const char *s, const char *opt)
 		fatal(EXIT_USAGE, "%s wants whole seconds from 1 to 604800, "
 		    "not '%s'", opt, s);
 	return (double)v;
-}
-
-/* `prf`: RFC 9497 Evaluate of every key, in hex, one line each. */
-static int
-cmd_prf(const char *keyfile, const struct rec_opts *ro, char **files, int n)
-{
-	uint8_t *sk = sodium_malloc(OPRF_SCALAR), out[OPRF_OUT];
-	char text[200], hex[2 * OPRF_OUT + 2];
-	struct rec_reader *rr;
-	struct record r;
-	struct output *o;
-	FILE *f;
-	size_t len;
-
-	if (keyfile == NULL)
-		fatal(EXIT_USAGE, "prf needs --oprf-key FILE");
-	if (sk == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
-	if ((f = fopen(keyfile, "r")) == NULL)
-		fatal_errno(EXIT_USAGE, "cannot open %s", keyfile);
-	len = fread(text, 1, sizeof(text), f);
-	fclose(f);
-	if (oprf_parse_key_hex(sk, text, len) < 0)
-		fatal(EXIT_USAGE, "%s: not an OPRF key (want 64 hex digits of "
-		    "a canonical non-zero scalar)", keyfile);
-	sodium_memzero(text, sizeof(text));
-	rr = rec_open(ro, files, n);
-	o = output_open(NULL, '\n');
-	while (rec_next(rr, &r)) {
-		if (oprf_evaluate(out, sk, r.key, r.keylen) < 0)
-			fatal(EXIT_IO, "%s: record %llu: key cannot be evaluated",
-			    r.file, (unsigned long long)r.recno);
-		hex_encode(hex, out, OPRF_OUT);
-		hex[2 * OPRF_OUT] = '\n';
-		hex[2 * OPRF_OUT + 1] = '\0';
-		output_text(o, hex);
-	}
-	output_commit(o);
-	rec_close(rr);
-	sodium_free(sk);
-	return EXIT_OK;
 }
 
 static int
@@ -255,13 +268,10 @@ main(int argc, char **argv)
 	struct rec_opts *rec = &ro.s.rec;
 	const char *cmd = NULL, *oprf_key = NULL, *role = NULL;
 	uint64_t v;
-	int ch, delim_set = 0;
+	int ch, delim_set = 0, progress = -1, rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
 	current_umask();
+	setup_signals();
 	if (sodium_init() < 0)
 		fatal(EXIT_IO, "cannot initialise libsodium");
 
@@ -282,9 +292,12 @@ main(int argc, char **argv)
 	ro.connect_timeout = 60;
 	ro.accept_timeout = 600;
 	ro.timeout = 300;
+	ro.s.memory = 256u << 20;
+	if ((ro.s.tmpdir = getenv("TMPDIR")) == NULL || *ro.s.tmpdir == '\0')
+		ro.s.tmpdir = "/tmp";
 	ro.peer_keys = xreallocarray(NULL, (size_t)argc, sizeof(char *));
 
-	while ((ch = getopt_long(argc, argv, "o:zvqhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:zj:vqhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_LISTEN: ro.listen = optarg; break;
 		case OPT_PEER: ro.peer = optarg; break;
@@ -303,6 +316,7 @@ main(int argc, char **argv)
 				fatal(EXIT_USAGE, "--reveal wants both or querier, "
 				    "not '%s'", optarg);
 			break;
+		case OPT_COUNT_ONLY: ro.s.p.count_only = 1; break;
 		case OPT_CONTEXT:
 			if (strlen(optarg) >= sizeof(ro.s.p.context))
 				fatal(EXIT_USAGE, "--context is limited to %zu bytes",
@@ -357,6 +371,25 @@ main(int argc, char **argv)
 		case OPT_IGNORE_CASE: rec->ignore_case = 1; break;
 		case OPT_SKIP_INVALID: rec->skip_invalid = 1; break;
 		case OPT_OPRF_KEY: oprf_key = optarg; break;
+		case OPT_MEMORY:
+			if (parse_size(optarg, &ro.s.memory) < 0)
+				fatal(EXIT_USAGE, "--memory wants a size like 512M "
+				    "or 4G, not '%s'", optarg);
+			if (ro.s.memory < SESSION_MIN_MEMORY)
+				fatal(EXIT_USAGE, "--memory %s is too small: at "
+				    "least %uM is needed", optarg,
+				    SESSION_MIN_MEMORY >> 20);
+			break;
+		case OPT_TMPDIR: ro.s.tmpdir = optarg; break;
+		case OPT_STATS: ro.s.stats = optarg; break;
+		case OPT_PROGRESS: progress = 1; break;
+		case OPT_NO_PROGRESS: progress = 0; break;
+		case 'j':
+			if (parse_uint(optarg, 1, 256, &v) < 0)
+				fatal(EXIT_USAGE, "--threads wants a number from 1 "
+				    "to 256, not '%s'", optarg);
+			ro.s.threads = (int)v;
+			break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = 0; break;
 		case 'h': usage(0);
@@ -374,17 +407,22 @@ main(int argc, char **argv)
 	ro.s.nfiles = argc - optind;
 
 	if (cmd && strcmp(cmd, "check") == 0)
-		return cmd_check(rec, ro.s.files, ro.s.nfiles);
-	if (cmd && strcmp(cmd, "prf") == 0)
-		return cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles);
-
-	if (!ro.listen == !ro.peer)
-		fatal(EXIT_USAGE, "give exactly one of --listen PORT and --peer "
-		    "HOST:PORT (see psi-stream --help)");
-	if (role)
-		ro.s.p.role = strcmp(role, "holder") == 0 ? ROLE_HOLDER :
-		    ROLE_QUERIER;
-	else
-		ro.s.p.role = ro.listen ? ROLE_HOLDER : ROLE_QUERIER;
-	return cmd_run(&ro);
+		rc = cmd_check(rec, ro.s.files, ro.s.nfiles);
+	else if (cmd && strcmp(cmd, "prf") == 0)
+		rc = cmd_prf(oprf_key, rec, ro.s.files, ro.s.nfiles,
+		    ro.s.threads);
+	else {
+		progress_init(verbosity > 0 ? progress : 0);
+		if (!ro.listen == !ro.peer)
+			fatal(EXIT_USAGE, "give exactly one of --listen PORT and "
+			    "--peer HOST:PORT (see psi-stream --help)");
+		if (role)
+			ro.s.p.role = strcmp(role, "holder") == 0 ?
+			    ROLE_HOLDER : ROLE_QUERIER;
+		else
+			ro.s.p.role = ro.listen ? ROLE_HOLDER : ROLE_QUERIER;
+		rc = cmd_run(&ro);
+	}
+	free(ro.peer_keys);
+	return rc;
 }

@@ -476,13 +476,20 @@ int
 peers_keygen(const char *path, const char *comment)
 {
 	uint8_t pub[PEERS_KEY_LEN];
-	char fp[PEERS_FP_LEN];
+	char fp[PEERS_FP_LEN], *def = NULL, *dir;
 
+	if (path == NULL) {	/* the default identity */
+		path = def = peers_default_path("id_x25519");
+		dir = dir_of(def);
+		make_dirs(dir);
+		free(dir);
+	}
 	if (keygen(path, comment, pub) != 0)
 		fatal(EXIT_USAGE, "%s already exists; not overwriting it "
 		    "(remove it first to make a new key)", path);
 	peers_fingerprint(fp, pub);
 	vlog(1, "wrote %s and %s.pub (fingerprint %s)", path, path, fp);
+	free(def);
 	return EXIT_OK;
 }
 

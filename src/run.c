@@ -20,9 +20,11 @@
  * nothing about it reaches a peer it has not authenticated.  Both sides
  * compare and both stop with exit 5 on a mismatch.
  */
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -30,6 +32,8 @@
 #include "net.h"
 #include "output.h"
 #include "peers.h"
+#include "progress.h"
+#include "stats.h"
 #include "run.h"
 #include "session.h"
 #include "util.h"
@@ -43,13 +47,27 @@ struct policy {
 };
 
 static struct channel *the_channel;
+static const char *stats_path;
 
 static void
-on_fatal(int status, const char *msg)
+fill_wire_stats(void)
+{
+	if (the_channel) {
+		run_stats.bytes_sent = ch_bytes_sent(the_channel);
+		run_stats.bytes_received = ch_bytes_received(the_channel);
+	}
+}
+
+void
+run_on_fatal(int status, const char *msg)
 {
 	if (status != EXIT_NET && status != EXIT_PEER && the_channel)
 		ch_send_error(the_channel, status, msg);
-	output_abort();
+	if (stats_path) {
+		fill_wire_stats();
+		stats_set_error(msg);
+		stats_write(stats_path, status);
+	}
 }
 
 /* Does the default authorized_peers file list anybody? */
@@ -67,6 +85,21 @@ have_authorized(void)
 		any = strncmp(line, "psi-stream-x25519 ", 18) == 0;
 	fclose(f);
 	return any;
+}
+
+/* Fail before any network work if temporary files cannot be made. */
+static void
+check_tmpdir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		fatal_errno(EXIT_IO, "cannot use temporary directory %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatal(EXIT_IO, "cannot use temporary directory %s: not a "
+		    "directory", dir);
+	if (access(dir, W_OK | X_OK) < 0)
+		fatal_errno(EXIT_IO, "cannot use temporary directory %s", dir);
 }
 
 static int
@@ -134,6 +167,13 @@ cmd_run(struct run_opts *ro)
 	char *peer_desc;
 	int fd, rc;
 
+	stats_path = ro->s.stats;
+	stats_start();
+	run_stats.role = ro->s.p.role == ROLE_HOLDER ? "holder" : "querier";
+	run_stats.shard_i = ro->s.p.shard_i;
+	run_stats.shard_n = ro->s.p.shard_n;
+	stats_phase("connect");
+	check_tmpdir(ro->s.tmpdir);
 	memset(&pol, 0, sizeof(pol));
 	pol.ro = ro;
 	pol.listener = ro->listen != NULL;
@@ -174,7 +214,7 @@ cmd_run(struct run_opts *ro)
 		pol.peer_addr = peer_desc;
 	}
 	the_channel = ch_new(fd, ro->timeout, peer_desc);
-	set_fatal_hook(on_fatal);
+	stats_phase("handshake");
 	hlen = params_encode(&ro->s.p, hello);
 	buf = xmalloc(CH_MAX_PAYLOAD);
 	if (pol.listener) {
@@ -194,6 +234,9 @@ cmd_run(struct run_opts *ro)
 	if (psk)
 		sodium_free(psk);
 	rc = session_run(the_channel, &ro->s);
+	fill_wire_stats();
+	if (stats_path)		/* a failure here is a warning only: the */
+		stats_write(stats_path, rc);	/* output is already in place */
 	ch_close(the_channel);
 	the_channel = NULL;
 	free(buf);

@@ -21,5 +21,7 @@ struct run_opts {
 };
 
 int	cmd_run(struct run_opts *);
+/* The run's part of the fatal path: error frame to the peer, --stats. */
+void	run_on_fatal(int status, const char *msg);
 
 #endif

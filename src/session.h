@@ -37,7 +37,13 @@ struct session_opts {
 	int		 nfiles;
 	const char	*output;	/* NULL or "-" for stdout */
 	const char	*stats;		/* --stats FILE or NULL */
+	uint64_t	 memory;	/* --memory, bytes */
+	const char	*tmpdir;	/* --tmpdir, else $TMPDIR, else /tmp */
+	int		 threads;	/* -j; 0 = online CPUs */
 };
+
+/* Smallest --memory accepted; below it nothing useful fits. */
+#define SESSION_MIN_MEMORY	(8u << 20)
 
 /* Serialise; returns the length (at most PARAMS_MAX). */
 #define PARAMS_MAX	(16 + 256)

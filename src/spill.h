@@ -11,6 +11,9 @@
  * sorter: (value, index) pairs sorted by value then index, in memory up to
  * its budget, then as sorted compressed runs merged k ways (several
  * passes if there are more runs than the budget allows blocks for).
+ *
+ * esort: the same for fixed 32-byte elements (ristretto255 encodings) in
+ * memcmp order, optionally dropping repeats, for --count-only.
  */
 #ifndef PSI_SPILL_H
 #define PSI_SPILL_H
@@ -51,5 +54,22 @@ size_t	sorter_min_memory(void);
 
 /* Called every few thousand items during long local work (keepalives). */
 void	spill_set_tick(void (*fn)(void *), void *arg);
+
+struct esort;
+
+/* mem: bytes this sorter may use in all. */
+struct esort *esort_new(const char *tmpdir, size_t mem);
+void	esort_add(struct esort *, const uint8_t elem[32]);
+/* Elements added, repeats included. */
+uint64_t esort_count(const struct esort *);
+/* Done adding; then esort_next yields every element in memcmp order;
+ * with unique set, equal elements come out once. */
+void	esort_finish(struct esort *, int unique);
+int	esort_next(struct esort *, uint8_t elem[32]);	/* 1, or 0 at end */
+void	esort_free(struct esort *);
+/* Runs written so far (for tests and --stats). */
+unsigned esort_runs(const struct esort *);
+/* Smallest mem esort_new accepts; below it: fatal, exit 1. */
+size_t	esort_min_memory(void);
 
 #endif

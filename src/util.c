@@ -4,6 +4,7 @@
  * that worker threads may call it too: the hook runs once, guarded below.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 int verbosity = 1;
 static fatal_hook_fn fatal_hook;
 static atomic_int in_fatal;
+static pthread_t fatal_owner;
 
 void
 set_fatal_hook(fatal_hook_fn fn)
@@ -34,13 +36,17 @@ vfatal(int status, int errnum, const char *fmt, va_list ap)
 	if (errnum && n >= 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
 	if (atomic_exchange(&in_fatal, 1)) {
-		/* another thread is already failing; let it finish */
-		for (;;)
+		if (pthread_equal(fatal_owner, pthread_self()))
+			_exit(status);	/* failing inside the hook itself */
+		for (;;)		/* another thread is failing: let it */
 			pause();
 	}
-	fprintf(stderr, "psi-stream: %s\n", msg);
+	fatal_owner = pthread_self();
+	/* The hook first: it clears the progress line, tells the peer, removes
+	 * partial output and writes --stats; then our one line. */
 	if (fatal_hook)
 		fatal_hook(status, msg);
+	fprintf(stderr, "psi-stream: %s\n", msg);
 	fflush(stderr);
 	_exit(status);
 }

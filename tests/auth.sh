@@ -7,7 +7,7 @@
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 30
+plan 34
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
@@ -27,6 +27,12 @@ cp "$T/alice" "$T/loose"; chmod 640 "$T/loose"
 "$PSI" fingerprint "$T/loose" >/dev/null 2>"$T/err"; rc=$?
 is "a group-readable private key is refused (exit 1)" "$rc" 1
 check "... with a message saying to chmod" grep -q 'chmod' "$T/err"
+"$PSI" keygen -q 2>"$T/err"; rc=$?
+is "keygen without -f writes the default identity (exit 0)" "$rc" 0
+check "... mode 0600 under \$XDG_CONFIG_HOME/psi-stream" \
+    test "$(stat -c %a "$XDG_CONFIG_HOME/psi-stream/id_x25519" 2>/dev/null)" = 600
+"$PSI" keygen -q 2>"$T/err"; rc=$?
+is "... and refuses to overwrite it the second time (exit 1)" "$rc" 1
 fp=$("$PSI" fingerprint "$T/alice.pub")
 case $fp in SHA256:?*) ok "fingerprint prints SHA256:..." ;; *) fail "fingerprint: '$fp'" ;; esac
 
@@ -97,6 +103,9 @@ check "... the connector names both settings" \
     grep -q 'peer uses --ignore-case, we do not' "$T/norm.c.err"
 pair ctx "--insecure -q --context nightly $T/b" "--insecure -q --context weekly $T/a"
 is "different --context: both exit 5" "$C_RC $L_RC" "5 5"
+ctl=$(printf 'night\001ly')
+pair ctxtab "--insecure -q --context $ctl $T/b" "--insecure -q --context $ctl $T/a"
+is "the same --context with a control character: both exit 0" "$C_RC $L_RC" "0 0"
 pair roles "--insecure -q --role querier $T/b" "--insecure -q $T/a"
 is "two queriers: both exit 5" "$C_RC $L_RC" "5 5"
 

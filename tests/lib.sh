@@ -20,6 +20,13 @@ diag() { echo "# $*"; }
 check() { d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 # is DESCRIPTION GOT WANT
 is() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+# todo_is DESCRIPTION GOT WANT REASON: like is, for a known bug: a TAP
+# TODO test (XFAIL, or XPASS once fixed), never counted as a failure here.
+todo_is() {
+	_n=$((_n + 1))
+	if [ "$2" = "$3" ]; then echo "ok $_n - $1 # TODO $4"
+	else echo "not ok $_n - $1 (got '$2', want '$3') # TODO $4"; fi
+}
 # same_file DESCRIPTION GOT WANT: byte-for-byte
 same_file() {
 	if cmp -s "$2" "$3"; then ok "$1"

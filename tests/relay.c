@@ -16,6 +16,15 @@
  * then wait in a known phase of the protocol (tests/faults.sh computes N
  * from the frame sizes) until the test does something to one of them.
  * When either side closes, the relay closes the other.
+ *
+ *   relay --silent PORTFILE [SECONDS]
+ *   relay --mute PORT [SECONDS]
+ *
+ * Peers that say nothing, for the timeout tests: --silent listens on an
+ * ephemeral port (written to PORTFILE), accepts every connection and never
+ * answers; --mute connects to 127.0.0.1:PORT and never writes.  Both stop
+ * by themselves after SECONDS (default 30), so a failed test leaves no
+ * process behind for long.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -48,6 +57,81 @@ xconnect(int port)
 	exit(1);
 }
 
+/* Listen on 127.0.0.1, port 0; write the port to portfile. */
+static int
+listen_ephemeral(const char *portfile)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int lfd, one = 1;
+	FILE *pf;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 8) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0) {
+		perror("relay: listen");
+		exit(1);
+	}
+	if ((pf = fopen(portfile, "w")) == NULL) {
+		perror("relay: fopen");
+		exit(1);
+	}
+	fprintf(pf, "%d\n", ntohs(sa.sin_port));
+	fclose(pf);
+	return lfd;
+}
+
+/* --silent and --mute: hold connections open, read and drop what comes,
+ * never write; SIGALRM (default action) ends the process. */
+static int
+silent(int argc, char **argv)
+{
+	struct pollfd p[64];
+	int n = 1, mute = strcmp(argv[1], "--mute") == 0;
+	char buf[4096];
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: relay --silent PORTFILE [SECONDS] | "
+		    "--mute PORT [SECONDS]\n");
+		return 1;
+	}
+	alarm(argc > 3 ? (unsigned)atoi(argv[3]) : 30);
+	if (mute) {
+		p[0].fd = xconnect(atoi(argv[2]));
+		p[0].events = POLLIN;
+	} else {
+		p[0].fd = listen_ephemeral(argv[2]);
+		p[0].events = POLLIN;
+	}
+	for (;;) {
+		if (poll(p, (nfds_t)n, -1) < 0)
+			continue;
+		for (int i = n - 1; i >= 0; i--) {
+			if (!p[i].revents)
+				continue;
+			if (i == 0 && !mute) {
+				int c = accept(p[0].fd, NULL, NULL);
+				if (c >= 0 && n < 64) {
+					p[n].fd = c;
+					p[n++].events = POLLIN;
+				} else if (c >= 0)
+					close(c);
+				continue;
+			}
+			if (read(p[i].fd, buf, sizeof(buf)) <= 0) {
+				if (mute)
+					return 0;	/* the listener gave up */
+				close(p[i].fd);
+				p[i] = p[--n];
+			}
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -59,6 +143,9 @@ main(int argc, char **argv)
 	FILE *rec, *pf;
 	char buf[65536], heldpath[4096];
 
+	if (argc > 1 && (strcmp(argv[1], "--silent") == 0 ||
+	    strcmp(argv[1], "--mute") == 0))
+		return silent(argc, argv);
 	if (argc < 4) {
 		fprintf(stderr, "usage: relay PORTFILE TARGET_PORT RECORD "
 		    "[CUT_AFTER [up:N|down:N]]\n");

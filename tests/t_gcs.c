@@ -796,6 +796,24 @@ speed(void)
 	free(buf);
 }
 
+/* The per-chunk rule of the session (doc/PROTOCOL.md section 9). */
+static void
+test_rice_for_gap(void)
+{
+	ok(gcs_rice_for_gap(0x3a4e63aef58ULL, 44) == 41,
+	    "rice_for_gap: the worked example's digest chunk gives k = 41");
+	ok(gcs_rice_for_gap(0x749cc75deb0ULL, 44) == 42,
+	    "rice_for_gap: the worked example's reveal chunk gives k = 42");
+	ok(gcs_rice_for_gap(0x749cc75deb0ULL, 44) != 41,
+	    "rice_for_gap: negative twin, a different gap gives another k");
+	ok(gcs_rice_for_gap(0, 40) == 0 && gcs_rice_for_gap(1, 40) == 0,
+	    "rice_for_gap: gaps 0 and 1 give k = 0");
+	ok(gcs_rice_for_gap(~(u128)0, 40) == 39,
+	    "rice_for_gap: capped at t - 1");
+	ok(gcs_rice_for_gap((u128)1 << 100, 128) == 99,
+	    "rice_for_gap: 2^100 gives 99 (0.96 * 2^100 < 2^100)");
+}
+
 int
 main(void)
 {
@@ -804,6 +822,7 @@ main(void)
 	test_trunc_bits();
 	test_truncate();
 	test_rice_param();
+	test_rice_for_gap();
 	test_bits_per_value();
 	test_round_trips();
 	test_chained(gcs_trunc_bits(1000000, 200000));

@@ -330,7 +330,7 @@ static void
 test_parse(void)
 {
 	uint8_t a[32], b[32];
-	char line[200], b64[45], pubtext[200];
+	char line[400], b64[45], pubtext[200];	/* line holds two pubtexts */
 
 	snprintf(pubtext, sizeof(pubtext), "%s", read_file(tpath("id.pub")));
 

@@ -9,6 +9,14 @@
  * unwritable, read-only or full directory; exit 2 for a corrupted or
  * truncated temporary file; exit 1 for a budget under the minimum; the
  * tick callback; peak RSS of a 4M-pair sorter within its budget.
+ * The sorter of 32-byte elements (esort) against qsort the same way, with
+ * and without unique (empty, one, all equal, in memory only, many runs
+ * merged in several passes, many duplicates and shared prefixes), the same
+ * directory, corruption and budget cases, and its peak RSS.  Every check
+ * has a negative twin: a wrong answer the same check must reject (a
+ * perturbed reference, the other unique setting, a writable directory
+ * that must not fail, an undamaged file, a memory hog the RSS probe must
+ * catch).
  */
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -154,6 +162,18 @@ expect_fatal(void (*fn)(void *), void *arg, int want, const char *what,
 	ok(st == want && strstr(msg, what) != NULL &&
 	    (needle2 == NULL || strstr(msg, needle2) != NULL),
 	    "%s: exit %d, \"%s\"", name, st, msg);
+}
+
+/* A child that must exit 0 and print nothing: the twin of expect_fatal. */
+static void
+expect_clean(void (*fn)(void *), void *arg, const char *name)
+{
+	char msg[2048];
+	int st;
+
+	st = in_child(fn, arg, msg, sizeof(msg));
+	msg[strcspn(msg, "\n")] = '\0';
+	ok(st == 0 && msg[0] == '\0', "%s: exit %d, \"%s\"", name, st, msg);
 }
 
 /* tmpdir/name into out (PATH_MAX bytes). */
@@ -377,6 +397,27 @@ child_sorter_fill(void *arg)
 	sorter_free(so);
 }
 
+static void
+child_esort_fill(void *arg)
+{
+	struct esort *e = esort_new(arg, esort_min_memory());
+	uint8_t el[32];
+	uint64_t s = 4, r;
+	size_t i, j;
+
+	for (i = 0; i < 300000; i++) {
+		for (j = 0; j < 32; j += 8) {
+			r = splitmix(&s);
+			memcpy(el + j, &r, 8);
+		}
+		esort_add(e, el);
+	}
+	esort_finish(e, 0);
+	while (esort_next(e, el))
+		;
+	esort_free(e);
+}
+
 /* tmpdir/name, made and mounted as a 64 KiB tmpfs with flags, or NULL. */
 static const char *
 mount_tmpfs(char *dir, const char *name, unsigned long flags)
@@ -408,6 +449,10 @@ test_bad_dirs(void)
 	    "file in", dir, "recspill: missing tmpdir is exit 2 naming it");
 	expect_fatal(child_sorter_fill, dir, 2, "cannot write temporary "
 	    "file in", dir, "sorter: missing tmpdir is exit 2 naming it");
+	expect_fatal(child_esort_fill, dir, 2, "cannot write temporary "
+	    "file in", dir, "esort: missing tmpdir is exit 2 naming it");
+	expect_clean(child_esort_fill, tmpdir, "esort: the same work in a "
+	    "writable tmpdir is exit 0, silent");
 
 	if (geteuid() != 0) {
 		subdir(dir, "readonly");
@@ -416,6 +461,8 @@ test_bad_dirs(void)
 		    "temporary file in", dir, "recspill: mode 0500 tmpdir");
 		expect_fatal(child_sorter_fill, dir, 2, "cannot write "
 		    "temporary file in", dir, "sorter: mode 0500 tmpdir");
+		expect_fatal(child_esort_fill, dir, 2, "cannot write "
+		    "temporary file in", dir, "esort: mode 0500 tmpdir");
 		rmdir(dir);
 		printf("ok %d # SKIP full file system needs root to mount "
 		    "a tmpfs\n", ++tap_n);
@@ -432,6 +479,9 @@ test_bad_dirs(void)
 		expect_fatal(child_sorter_fill, dir, 2, "cannot write "
 		    "temporary file in", dir, "sorter: read-only tmpdir is "
 		    "exit 2");
+		expect_fatal(child_esort_fill, dir, 2, "cannot write "
+		    "temporary file in", dir, "esort: read-only tmpdir is "
+		    "exit 2");
 		unmount_tmpfs(m);
 	}
 	if ((m = mount_tmpfs(dir, "full", 0)) == NULL) {
@@ -443,6 +493,8 @@ test_bad_dirs(void)
 	    "recspill: full file system is exit 2 naming the directory");
 	expect_fatal(child_sorter_fill, dir, 2, "No space left", dir,
 	    "sorter: full file system is exit 2 naming the directory");
+	expect_fatal(child_esort_fill, dir, 2, "No space left", dir,
+	    "esort: full file system is exit 2 naming the directory");
 	ok(dir_entries(dir) == 0, "full file system: nothing left in it");
 	unmount_tmpfs(m);
 }
@@ -667,6 +719,393 @@ test_sorter_damage(void)
 	}
 }
 
+/* ---- esort: 32-byte elements -------------------------------------------- */
+
+#define EL	32
+
+static int
+el_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, EL);
+}
+
+static void
+rand_el(uint64_t *s, uint8_t *el)
+{
+	uint64_t r;
+	int j;
+
+	for (j = 0; j < EL; j += 8) {
+		r = splitmix(s);
+		memcpy(el + j, &r, 8);
+	}
+}
+
+enum { EL_RANDOM, EL_EQUAL, EL_DUPS };
+
+/*
+ * n elements of a kind.  EL_DUPS mixes all-zero and all-ones elements,
+ * variants of one element that differ in a single byte (so buckets of
+ * equal prefixes of every length, deeper than insertion sort's reach) and
+ * a pool of 300 random elements.
+ */
+static uint8_t *
+gen_els(size_t n, int kind, uint64_t seed)
+{
+	uint8_t *p = malloc(n * EL + 1), base[EL], *q;
+	uint64_t s = seed, r, pool;
+	size_t i;
+
+	s = 99;
+	rand_el(&s, base);
+	s = seed;
+	for (i = 0, q = p; i < n; i++, q += EL) {
+		if (kind == EL_RANDOM) {
+			rand_el(&s, q);
+			continue;
+		}
+		if (kind == EL_EQUAL) {
+			memcpy(q, base, EL);
+			continue;
+		}
+		r = splitmix(&s);
+		switch (r % 5) {
+		case 0: memset(q, 0, EL); break;
+		case 1: memset(q, 0xff, EL); break;
+		case 2:
+			memcpy(q, base, EL);
+			q[EL - 1] = (uint8_t)(r >> 8) % 7;
+			break;
+		case 3:
+			memcpy(q, base, EL);
+			q[(r >> 8) % EL] = (uint8_t)((r >> 16) % 3);
+			break;
+		default:
+			pool = 1000 + (r >> 8) % 300;
+			rand_el(&pool, q);
+			break;
+		}
+	}
+	return p;
+}
+
+/* Sort p[0..n) with qsort and, with unique, drop repeats; new length. */
+static size_t
+reference(uint8_t *p, size_t n, int unique)
+{
+	size_t i, k;
+
+	qsort(p, n, EL, el_cmp);
+	if (!unique || n == 0)
+		return n;
+	for (i = 1, k = 1; i < n; i++)
+		if (memcmp(p + i * EL, p + (k - 1) * EL, EL) != 0)
+			memmove(p + k++ * EL, p + i * EL, EL);
+	return k;
+}
+
+/* Drain e into a new array of room for n elements (plus one); its length. */
+static uint8_t *
+drain(struct esort *e, size_t n, size_t *got)
+{
+	uint8_t *out = malloc((n + 1) * EL), el[EL];
+
+	*got = 0;
+	while (esort_next(e, el)) {
+		if (*got <= n)
+			memcpy(out + *got * EL, el, EL);
+		++*got;
+	}
+	return out;
+}
+
+static int
+same_els(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+	return na == nb && (na == 0 || memcmp(a, b, na * EL) == 0);
+}
+
+/* The reference with one element changed: the checks must reject it. */
+static int
+same_as_perturbed(const uint8_t *got, size_t ngot, uint8_t *want,
+    size_t nwant)
+{
+	int r;
+
+	if (nwant == 0)
+		return same_els(got, ngot, (const uint8_t *)"x", 1);
+	want[(nwant / 2) * EL + EL - 1] ^= 1;
+	r = same_els(got, ngot, want, nwant);
+	want[(nwant / 2) * EL + EL - 1] ^= 1;
+	return r;
+}
+
+/*
+ * Sort n elements of a kind with budget mem and unique, compare with
+ * qsort; want_runs: exact runs, or -1 for "some".
+ */
+static void
+check_esort(const char *name, size_t n, int kind, size_t mem, int unique,
+    int want_runs)
+{
+	uint8_t *p = gen_els(n, kind, n + (uint64_t)kind), *got;
+	struct esort *e = esort_new(tmpdir, mem);
+	int fds = fd_count(), runs_ok;
+	size_t i, ngot, nwant;
+	unsigned runs;
+
+	for (i = 0; i < n; i++)
+		esort_add(e, p + i * EL);
+	esort_finish(e, unique);
+	runs = esort_runs(e);
+	runs_ok = want_runs < 0 ? runs > 0 : runs == (unsigned)want_runs;
+	got = drain(e, n, &ngot);
+	nwant = reference(p, n, unique);
+	ok(esort_count(e) == n && runs_ok && same_els(got, ngot, p, nwant),
+	    "esort %s%s: %zu elements, %u runs, %zu out, same as qsort", name,
+	    unique ? ", unique" : "", n, runs, ngot);
+	ok(!same_as_perturbed(got, ngot, p, nwant), "esort %s%s: negative: "
+	    "a reference with one bit changed is rejected", name,
+	    unique ? ", unique" : "");
+	esort_free(e);
+	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
+	    "esort %s%s: no descriptor or file left", name,
+	    unique ? ", unique" : "");
+	free(got);
+	free(p);
+}
+
+static void
+test_esort_small(void)
+{
+	uint8_t one[EL], el[EL];
+	struct esort *e;
+	int fds = fd_count();
+
+	e = esort_new(tmpdir, 1 << 20);
+	esort_finish(e, 1);
+	ok(esort_next(e, el) == 0 && esort_next(e, el) == 0 &&
+	    esort_count(e) == 0 && esort_runs(e) == 0,
+	    "esort: empty, nothing comes out, twice");
+	esort_free(e);
+
+	memset(one, 0xff, EL);
+	e = esort_new(tmpdir, 1 << 20);
+	esort_add(e, one);
+	esort_finish(e, 0);
+	ok(esort_count(e) == 1 && esort_next(e, el) == 1 &&
+	    memcmp(el, one, EL) == 0 && esort_next(e, el) == 0,
+	    "esort: one element (all ones) round trip");
+	ok(memcmp(el, one, EL) == 0 && esort_next(e, el) == 0,
+	    "esort: negative: past the end, still 0 and the element "
+	    "untouched");
+	esort_free(e);
+	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
+	    "esort: in memory, no file opened");
+}
+
+static void
+test_esort_equal(void)
+{
+	const size_t n = 50000;
+	uint8_t *p = gen_els(1, EL_EQUAL, 0), el[EL];
+	struct esort *e;
+	size_t i, k, bad;
+	int unique, mem;
+
+	for (mem = 0; mem < 2; mem++)
+		for (unique = 1; unique >= 0; unique--) {
+			e = esort_new(tmpdir, mem ? 16 << 20 :
+			    esort_min_memory());
+			for (i = 0; i < n; i++)
+				esort_add(e, p);
+			esort_finish(e, unique);
+			for (k = 0, bad = 0; esort_next(e, el); k++)
+				bad += memcmp(el, p, EL) != 0;
+			ok(bad == 0 && k == (unique ? 1 : n) &&
+			    (esort_runs(e) > 0) == !mem, "esort: %zu equal "
+			    "elements, %s, %s: %zu out", n, mem ? "in memory" :
+			    "runs", unique ? "unique" : "not unique (the "
+			    "twin)", k);
+			esort_free(e);
+		}
+	free(p);
+}
+
+static void
+child_esort_tiny(void *arg)
+{
+	esort_free(esort_new(tmpdir, esort_min_memory() - 1));
+}
+
+static void
+child_esort_min(void *arg)
+{
+	struct esort *e = esort_new(tmpdir, esort_min_memory());
+	uint8_t el[EL] = { 1 };
+
+	esort_add(e, el);
+	esort_finish(e, 0);
+	if (esort_next(e, el) != 1 || esort_next(e, el) != 0)
+		_exit(9);
+	esort_free(e);
+}
+
+static void
+test_esort_budget(void)
+{
+	expect_clean(child_esort_min, NULL, "esort: the minimum budget is "
+	    "accepted");
+	expect_fatal(child_esort_tiny, NULL, 1, "memory budget too small",
+	    NULL, "esort: negative: one byte under the minimum is exit 1");
+}
+
+/*
+ * The in-memory bound: what fits sorts with no file at all; the same
+ * data under the minimum budget opens one (the twin).
+ */
+static void
+test_esort_in_memory(void)
+{
+	const size_t n = 100000;
+	uint8_t *p = gen_els(n, EL_RANDOM, 5), el[EL];
+	struct esort *e;
+	int fds = fd_count(), opened, mem;
+	size_t i;
+
+	for (mem = 1; mem >= 0; mem--) {
+		e = esort_new(tmpdir, mem ? 16 << 20 : esort_min_memory());
+		for (i = 0; i < n; i++)
+			esort_add(e, p + i * EL);
+		esort_finish(e, 0);
+		opened = fd_count() != fds;
+		esort_next(e, el);
+		if (mem)
+			ok(!opened && esort_runs(e) == 0, "esort: %zu elements "
+			    "in 16 MiB: no file, no run", n);
+		else
+			ok(opened && esort_runs(e) > 0 &&
+			    find_tmp_fd(tmpdir) != -1, "esort: negative: the "
+			    "same in %zu bytes: a temporary file, %u runs",
+			    esort_min_memory(), esort_runs(e));
+		esort_free(e);
+	}
+	free(p);
+}
+
+/* Many runs at the minimum budget: the final fan-in is under 64. */
+static void
+test_esort_many_runs(const char *mode)
+{
+	const size_t n = 1000000, mem = esort_min_memory();
+	uint8_t *p = gen_els(n, EL_RANDOM, 8), *got;
+	struct esort *e = esort_new(tmpdir, mem);
+	int fds = fd_count(), empty = 1, probe, same;
+	size_t i, ngot;
+	char path[PATH_MAX];
+	FILE *f;
+
+	ticks = 0;
+	spill_set_tick(count_tick, NULL);
+	for (i = 0; i < n; i++) {
+		esort_add(e, p + i * EL);
+		if (i % 100000 == 0 && dir_entries(tmpdir) != 0)
+			empty = 0;
+	}
+	esort_finish(e, 0);
+	ok(esort_runs(e) > mem / 4096, "esort %s: %u runs > %zu, so the "
+	    "merge takes several passes", mode, esort_runs(e), mem / 4096);
+	ok(empty && dir_entries(tmpdir) == 0 && find_tmp_fd(tmpdir) != -1,
+	    "esort %s: tmpdir empty while runs exist", mode);
+	f = fopen(subdir(path, "probe"), "w");
+	probe = dir_entries(tmpdir);
+	if (f != NULL)
+		fclose(f);
+	unlink(path);
+	ok(probe == 1, "esort %s: negative: the emptiness probe sees a "
+	    "file made beside the runs", mode);
+	got = drain(e, n, &ngot);
+	ok(ticks > n / 65536, "esort %s: tick called %lu times", mode, ticks);
+	spill_set_tick(NULL, NULL);
+	esort_free(e);
+	same = reference(p, n, 0) == ngot && same_els(got, ngot, p, n);
+	ok(same, "esort %s: multi-pass merge output same as qsort", mode);
+	ok(!same_as_perturbed(got, ngot, p, n), "esort %s: negative: a "
+	    "reference with one bit changed is rejected", mode);
+	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
+	    "esort %s: no descriptor or file left after free", mode);
+	free(got);
+	free(p);
+}
+
+static void
+test_esort_no_tick(void)
+{
+	struct esort *e = esort_new(tmpdir, 1 << 20);
+	uint8_t el[EL];
+	int i;
+
+	ticks = 0;
+	spill_set_tick(count_tick, NULL);
+	memset(el, 0, EL);
+	for (i = 0; i < 1000; i++) {
+		el[0] = (uint8_t)i;
+		esort_add(e, el);
+	}
+	esort_finish(e, 0);
+	while (esort_next(e, el))
+		;
+	esort_free(e);
+	spill_set_tick(NULL, NULL);
+	ok(ticks == 0, "esort: negative: no tick for 1000 elements of work");
+}
+
+static void
+child_damaged_esort(void *arg)
+{
+	const struct damage *dm = arg;
+	struct esort *e = esort_new(dm->dir, esort_min_memory());
+	uint64_t seed = 3;
+	uint8_t el[EL];
+	size_t i;
+	/* esort_finish reads the first block of every run */
+	int early = dm->off >= 0 && dm->off < 64;
+
+	for (i = 0; i < dm->n; i++) {
+		rand_el(&seed, el);
+		esort_add(e, el);
+	}
+	if (!early)
+		esort_finish(e, 0);
+	if (dm->off != LONG_MIN)
+		damage_file(dm);
+	if (early)
+		esort_finish(e, 0);
+	while (esort_next(e, el))
+		;
+	esort_free(e);
+}
+
+static void
+test_esort_damage(void)
+{
+	static const long offs[] = { 0, 5, 20, 100000, 600000, LONG_MAX,
+	    -1 };
+	struct damage dm = { tmpdir, 0, 1, 40000 };
+	size_t i;
+
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		dm.off = offs[i];
+		expect_fatal(child_damaged_esort, &dm, 2,
+		    "corrupt temporary file in", tmpdir, offs[i] < 0 ?
+		    "esort: truncated run file is an error" :
+		    "esort: a flipped bit in a run is an error");
+	}
+	dm.off = LONG_MIN;
+	expect_clean(child_damaged_esort, &dm, "esort: negative: the same "
+	    "runs undamaged read back, exit 0");
+}
+
 /* ---- memory ------------------------------------------------------------- */
 
 #define MEMTEST_PAIRS	4000000
@@ -731,6 +1170,84 @@ test_memory(void)
 	    "RSS growth under mem + 8 MiB (%s; exit %d)", msg, st);
 }
 
+#define EMEM_ELEMENTS	4000000
+#define EMEM_MEM	(8 << 20)
+#define EMEM_SLACK	(2 << 20)
+
+/*
+ * Exit 0 if sorted, complete, and RSS grew less than mem + 2 MiB; with
+ * arg set, also touch mem + 4 MiB of its own, which must be caught.
+ */
+static void
+child_esort_memory(void *arg)
+{
+	struct esort *e;
+	long before = maxrss_kb(), grew;
+	uint64_t seed = 12, sum = 0, w, i;
+	uint8_t el[EL], prev[EL];
+	volatile char *hog;
+	size_t k;
+	int j;
+
+	e = esort_new(tmpdir, EMEM_MEM);
+	for (i = 0; i < EMEM_ELEMENTS; i++) {
+		rand_el(&seed, el);
+		for (j = 0; j < EL; j += 8) {
+			memcpy(&w, el + j, 8);
+			sum += w;
+		}
+		esort_add(e, el);
+	}
+	esort_finish(e, 0);
+	memset(prev, 0, EL);
+	for (i = 0; esort_next(e, el); i++) {
+		if (memcmp(prev, el, EL) > 0)
+			_exit(10);
+		memcpy(prev, el, EL);
+		for (j = 0; j < EL; j += 8) {
+			memcpy(&w, el + j, 8);
+			sum -= w;
+		}
+	}
+	if (i != EMEM_ELEMENTS || sum != 0)
+		_exit(11);
+	if (arg != NULL) {
+		if ((hog = malloc(EMEM_MEM + (4 << 20))) == NULL)
+			_exit(13);
+		for (k = 0; k < EMEM_MEM + (4 << 20); k += 512)
+			hog[k] = 1;
+		free((void *)hog);
+	}
+	grew = maxrss_kb() - before;
+	fprintf(stderr, "%u runs, peak RSS grew %ld KiB\n", esort_runs(e),
+	    grew);
+	esort_free(e);
+	_exit(grew < (EMEM_MEM + EMEM_SLACK) / 1024 ? 0 : 12);
+}
+
+static void
+test_esort_memory(void)
+{
+	char msg[256];
+	int st;
+
+#ifdef UNDER_ASAN
+	printf("ok %d # SKIP peak RSS is meaningless under AddressSanitizer\n",
+	    ++tap_n);
+	printf("ok %d # SKIP peak RSS is meaningless under AddressSanitizer\n",
+	    ++tap_n);
+	return;
+#endif
+	st = in_child(child_esort_memory, NULL, msg, sizeof(msg));
+	msg[strcspn(msg, "\n")] = '\0';
+	ok(st == 0, "esort: 4M elements with mem 8 MiB, sorted, complete, "
+	    "peak RSS growth under mem + 2 MiB (%s; exit %d)", msg, st);
+	st = in_child(child_esort_memory, "hog", msg, sizeof(msg));
+	msg[strcspn(msg, "\n")] = '\0';
+	ok(st == 12, "esort: negative: the same plus mem + 4 MiB touched "
+	    "is caught (%s; exit %d)", msg, st);
+}
+
 int
 main(void)
 {
@@ -744,6 +1261,7 @@ main(void)
 		return 1;
 	}
 	test_memory();
+	test_esort_memory();
 	test_recspill_basic();
 	unsetenv("PSI_STREAM_TMPFILE");
 	test_recspill_many("O_TMPFILE");
@@ -767,6 +1285,30 @@ main(void)
 	unsetenv("PSI_STREAM_TMPFILE");
 	test_sorter_no_tick();
 	test_sorter_damage();
+
+	test_esort_small();
+	test_esort_budget();
+	test_esort_equal();
+	test_esort_in_memory();
+	check_esort("random, in memory", 100000, EL_RANDOM, 16 << 20, 0, 0);
+	check_esort("random, runs", 200000, EL_RANDOM, esort_min_memory(), 0,
+	    -1);
+	check_esort("duplicates and shared prefixes, in memory", 100000,
+	    EL_DUPS, 16 << 20, 0, 0);
+	check_esort("duplicates and shared prefixes, in memory", 100000,
+	    EL_DUPS, 16 << 20, 1, 0);
+	check_esort("duplicates and shared prefixes, runs", 300000, EL_DUPS,
+	    esort_min_memory(), 0, -1);
+	check_esort("duplicates and shared prefixes, runs", 300000, EL_DUPS,
+	    esort_min_memory(), 1, -1);
+	check_esort("random, runs", 200000, EL_RANDOM, esort_min_memory(), 1,
+	    -1);
+	test_esort_many_runs("O_TMPFILE");
+	setenv("PSI_STREAM_TMPFILE", "mkstemp", 1);
+	test_esort_many_runs("mkstemp");
+	unsetenv("PSI_STREAM_TMPFILE");
+	test_esort_no_tick();
+	test_esort_damage();
 
 	test_bad_dirs();
 	ok(rmdir(tmpdir) == 0, "tmpdir empty at the end (rmdir %s)", tmpdir);

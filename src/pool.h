@@ -1,0 +1,24 @@
+/*
+ * pool.h: worker threads for batched curve work.
+ *
+ * pool_run(fn, arg, n) calls fn(arg, lo, hi) on disjoint slices of [0, n)
+ * on all threads (the caller's included) and returns when every slice is
+ * done, so results land in the caller's arrays in input order.  With one
+ * thread it is a plain call.  fn must not call pool_run itself.
+ */
+#ifndef PSI_POOL_H
+#define PSI_POOL_H
+
+#include <stddef.h>
+
+typedef void (*pool_fn)(void *arg, size_t lo, size_t hi);
+
+struct pool;
+
+/* nthreads 0 means one per online CPU. */
+struct pool *pool_new(int nthreads);
+void	pool_run(struct pool *, pool_fn, void *arg, size_t n);
+int	pool_threads(const struct pool *);
+void	pool_free(struct pool *);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * prf.c: `psi-stream prf --oprf-key FILE`: one line of 128 lowercase hex
+ * digits per key, the RFC 9497 Evaluate output, in input order.
+ *
+ * Keys are read in batches (up to 1024 keys or 256 KiB of key bytes),
+ * evaluated on the worker pool and printed in order, so -j N changes the
+ * speed and never the output.  The key is read into sodium_malloc memory
+ * and wiped.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "oprf.h"
+#include "output.h"
+#include "pool.h"
+#include "prf.h"
+#include "records.h"
+#include "util.h"
+
+#define BATCH		1024
+#define BATCH_BYTES	(256u << 10)
+
+struct batch {
+	const uint8_t	*sk;
+	size_t		 n;
+	uint8_t		*keys;
+	size_t		 kcap;
+	size_t		 koff[BATCH + 1];
+	uint8_t		 out[BATCH][OPRF_OUT];
+	atomic_int	 bad;
+};
+
+static void
+job(void *arg, size_t lo, size_t hi)
+{
+	struct batch *b = arg;
+
+	for (size_t i = lo; i < hi; i++)
+		if (oprf_evaluate(b->out[i], b->sk, b->keys + b->koff[i],
+		    b->koff[i + 1] - b->koff[i]) < 0)
+			atomic_store(&b->bad, 1);
+}
+
+static void
+load_key(uint8_t *sk, const char *keyfile)
+{
+	char text[200];
+	size_t len;
+	FILE *f;
+
+	if ((f = fopen(keyfile, "r")) == NULL)
+		fatal_errno(EXIT_USAGE, "cannot open %s", keyfile);
+	len = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	if (oprf_parse_key_hex(sk, text, len) < 0)
+		fatal(EXIT_USAGE, "%s: not an OPRF key (want 64 hex digits of "
+		    "a canonical non-zero scalar)", keyfile);
+	sodium_memzero(text, sizeof(text));
+}
+
+static void
+flush(struct pool *pool, struct batch *b, struct output *o)
+{
+	char hex[2 * OPRF_OUT + 2];
+
+	atomic_store(&b->bad, 0);
+	pool_run(pool, job, b, b->n);
+	if (atomic_load(&b->bad))
+		fatal(EXIT_IO, "a key cannot be evaluated");
+	for (size_t i = 0; i < b->n; i++) {
+		hex_encode(hex, b->out[i], OPRF_OUT);
+		hex[2 * OPRF_OUT] = '\n';
+		hex[2 * OPRF_OUT + 1] = '\0';
+		output_text(o, hex);
+	}
+	b->n = 0;
+}
+
+int
+cmd_prf(const char *keyfile, const struct rec_opts *ro, char **files,
+    int nfiles, int threads)
+{
+	uint8_t *sk = sodium_malloc(OPRF_SCALAR);
+	struct batch *b = xcalloc(1, sizeof(*b));
+	struct rec_reader *rr;
+	struct record r;
+	struct output *o;
+	struct pool *pool;
+
+	if (keyfile == NULL)
+		fatal(EXIT_USAGE, "prf needs --oprf-key FILE");
+	if (sk == NULL)
+		fatal(EXIT_IO, "cannot allocate secure memory");
+	load_key(sk, keyfile);
+	b->sk = sk;
+	b->kcap = BATCH_BYTES;
+	b->keys = xmalloc(b->kcap);
+	pool = pool_new(threads);
+	rr = rec_open(ro, files, nfiles);
+	o = output_open(NULL, '\n');
+	while (rec_next(rr, &r)) {
+		if (b->n == BATCH ||
+		    (b->n > 0 && r.keylen > b->kcap - b->koff[b->n]))
+			flush(pool, b, o);
+		if (r.keylen > b->kcap - b->koff[b->n]) {
+			b->kcap = r.keylen;
+			b->keys = xreallocarray(b->keys, b->kcap, 1);
+		}
+		memcpy(b->keys + b->koff[b->n], r.key, r.keylen);
+		b->koff[b->n + 1] = b->koff[b->n] + r.keylen;
+		b->n++;
+	}
+	if (b->n > 0)
+		flush(pool, b, o);
+	output_commit(o);
+	rec_close(rr);
+	pool_free(pool);
+	sodium_free(sk);
+	free(b->keys);
+	free(b);
+	return EXIT_OK;
+}

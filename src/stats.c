@@ -1,0 +1,400 @@
+/*
+ * stats.c: counters, phase timings and the --stats JSON file.
+ *
+ * stats_write() may run inside the fatal hook, after anything at all has
+ * gone wrong (out of memory included), so it allocates nothing and calls
+ * nothing that could call fatal(): the JSON is built in a static buffer
+ * whose size bounds every field (an error message of at most ERR_MAX bytes
+ * grows at most sixfold when escaped; at most MAX_PHASES phase names), and
+ * failures are reported by one warning line and a return value.  The
+ * warning first erases a --progress line (progress_end()), which is a
+ * no-op when the line is off.
+ *
+ * Atomicity follows output.c: the JSON goes to ".NAME.XXXXXX" in the
+ * target's directory, is fsync'ed and renamed over the target, and the
+ * directory is fsync'ed so the rename itself survives a crash.  A reader
+ * therefore sees either the previous file or the complete new one.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "progress.h"
+#include "stats.h"
+#include "util.h"
+
+#define MAX_PHASES	32
+#define PHASE_NAME	32		/* bytes, NUL included */
+#define ERR_MAX		1024		/* bytes, NUL included */
+#define JSON_MAX	(16 * 1024 + 6 * ERR_MAX)
+
+struct stats run_stats;
+
+static struct {
+	char	name[PHASE_NAME];
+	double	secs;			/* closed time so far */
+} phases[MAX_PHASES];
+static int	nphases;
+static int	cur = -1;		/* open phase, -1 if none */
+static double	cur_start, mono_start;
+static time_t	wall_start;
+static int	started;
+static char	error_msg[ERR_MAX];
+static char	tmp_name[PATH_MAX];	/* non-empty while a temp file exists */
+static int	writing;
+
+void
+stats_start(void)
+{
+	memset(&run_stats, 0, sizeof(run_stats));
+	nphases = 0;
+	cur = -1;
+	error_msg[0] = '\0';
+	mono_start = now_seconds();
+	wall_start = time(NULL);
+	started = 1;
+}
+
+void
+stats_phase(const char *name)
+{
+	double now = now_seconds();
+	int i;
+
+	if (cur >= 0)
+		phases[cur].secs += now - cur_start;
+	cur = -1;
+	if (name == NULL)
+		return;
+	for (i = 0; i < nphases; i++)
+		if (strncmp(phases[i].name, name, PHASE_NAME - 1) == 0)
+			break;
+	if (i == nphases) {
+		if (nphases == MAX_PHASES)
+			return;		/* untimed; the total still counts it */
+		snprintf(phases[i].name, PHASE_NAME, "%s", name);
+		phases[i].secs = 0;
+		nphases++;
+	}
+	cur = i;
+	cur_start = now;
+}
+
+void
+stats_set_error(const char *msg)
+{
+	snprintf(error_msg, sizeof(error_msg), "%s", msg ? msg : "");
+}
+
+/* ---- building the JSON text in a fixed buffer ----------------------------- */
+
+struct jbuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 overflow;
+};
+
+static void
+jput(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->overflow || n > b->cap - b->len) {
+		b->overflow = 1;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void
+jprintf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len)
+		b->overflow = 1;
+	else
+		b->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid.
+ * Rejects overlong forms, surrogates and code points above U+10FFFF. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 1;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 2;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* overlong */
+		if (s[0] == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 3;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* overlong */
+		if (s[0] == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (n < need + 1 || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i <= need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need + 1;
+}
+
+/* A JSON string: quotes, escapes, invalid UTF-8 bytes as \u00XX. */
+static void
+jstr(struct jbuf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, k;
+	char esc[8];
+
+	jput(b, "\"", 1);
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			jput(b, esc, 2);
+		} else if (c == '\n')
+			jput(b, "\\n", 2);
+		else if (c == '\t')
+			jput(b, "\\t", 2);
+		else if (c == '\r')
+			jput(b, "\\r", 2);
+		else if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			jput(b, esc, 6);
+		} else if (c < 0x80)
+			jput(b, (const char *)s + i, 1);
+		else if ((k = utf8_len(s + i, n - i)) > 0) {
+			jput(b, (const char *)s + i, k);
+			i += k;
+			continue;
+		} else {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			jput(b, esc, 6);
+		}
+		i++;
+	}
+	jput(b, "\"", 1);
+}
+
+static void
+jtime(struct jbuf *b, time_t t)
+{
+	struct tm tm;
+	char s[32];
+
+	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		jput(b, "null", 4);
+		return;
+	}
+	jprintf(b, "\"%s\"", s);
+}
+
+static const char *
+status_reason(int status)
+{
+	switch (status) {
+	case EXIT_USAGE:	return "usage or configuration error";
+	case EXIT_IO:		return "local I/O error";
+	case EXIT_NET:		return "network error";
+	case EXIT_AUTH:		return "authentication failed";
+	case EXIT_PROTO:	return "incompatible peer or protocol violation";
+	case EXIT_PEER:		return "the peer reported an error";
+	default:		return status > 128 ? "killed by a signal" : "error";
+	}
+}
+
+static uint64_t
+peak_rss(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0 || ru.ru_maxrss < 0)
+		return 0;
+	return (uint64_t)ru.ru_maxrss * 1024;	/* Linux: kilobytes */
+}
+
+#define JU64(b, name, v) \
+	jprintf(b, "  \"%s\": %llu,\n", name, (unsigned long long)(v))
+
+static void
+build(struct jbuf *b, int status)
+{
+	const struct stats *s = &run_stats;
+	double now = now_seconds(), secs;
+
+	jput(b, "{\n", 2);
+	jprintf(b, "  \"format\": 1,\n  \"version\": ");
+	jstr(b, PACKAGE_VERSION);
+	jput(b, ",\n  \"role\": ", 12);
+	if (s->role)
+		jstr(b, s->role);
+	else
+		jput(b, "null", 4);
+	if (s->shard_n)
+		jprintf(b, ",\n  \"shard\": \"%lu/%lu\"", (unsigned long)s->shard_i,
+		    (unsigned long)s->shard_n);
+	else
+		jprintf(b, ",\n  \"shard\": null");
+	jprintf(b, ",\n  \"exit_status\": %d,\n", status);
+	if (status != 0) {
+		jput(b, "  \"error\": ", 11);
+		jstr(b, error_msg[0] ? error_msg : status_reason(status));
+		jput(b, ",\n", 2);
+	}
+	jput(b, "  \"started\": ", 13);
+	jtime(b, started ? wall_start : (time_t)-1);
+	jput(b, ",\n  \"finished\": ", 16);
+	jtime(b, time(NULL));
+	jput(b, ",\n", 2);
+	JU64(b, "records", s->records);
+	JU64(b, "keys", s->keys);
+	JU64(b, "empty_skipped", s->empty_skipped);
+	JU64(b, "invalid_skipped", s->invalid_skipped);
+	JU64(b, "shard_skipped", s->shard_skipped);
+	JU64(b, "peer_records", s->peer_records);
+	JU64(b, "matched_records", s->matched_records);
+	JU64(b, "truncation_bits", s->truncation_bits);
+	JU64(b, "digest_bytes", s->digest_bytes);
+	JU64(b, "spill_bytes", s->spill_bytes);
+	JU64(b, "bytes_sent", s->bytes_sent);
+	JU64(b, "bytes_received", s->bytes_received);
+	JU64(b, "peak_rss_bytes", peak_rss());
+	secs = started ? now - mono_start : 0;
+	jprintf(b, "  \"seconds\": {\n    \"total\": %.3f", secs > 0 ? secs : 0);
+	for (int i = 0; i < nphases; i++) {
+		secs = phases[i].secs + (i == cur ? now - cur_start : 0);
+		jput(b, ",\n    ", 6);
+		jstr(b, phases[i].name);
+		jprintf(b, ": %.3f", secs > 0 ? secs : 0);
+	}
+	jput(b, "\n  }\n}\n", 7);
+}
+
+/* ---- writing the file ------------------------------------------------------ */
+
+/* One warning line; errno as it was at the failure.  Returns -1. */
+static int
+warn_write(const char *what, const char *path, int err)
+{
+	progress_end();
+	fprintf(stderr, "psi-stream: warning: %s %s: %s (statistics not "
+	    "written)\n", what, path, strerror(err));
+	return -1;
+}
+
+static void
+sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int fd;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1),
+	    path) >= (int)sizeof(dir))
+		return;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	fsync(fd);		/* best effort: some file systems refuse */
+	close(fd);
+}
+
+static int
+write_atomically(const char *path, const char *text, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0, fd, err;
+
+	if (snprintf(tmp_name, sizeof(tmp_name), "%.*s.%s.XXXXXX", dirlen,
+	    path, slash ? slash + 1 : path) >= (int)sizeof(tmp_name)) {
+		tmp_name[0] = '\0';
+		return warn_write("path too long:", path, ENAMETOOLONG);
+	}
+	if ((fd = mkostemp(tmp_name, O_CLOEXEC)) < 0) {
+		err = errno;
+		tmp_name[0] = '\0';
+		return warn_write("cannot create a temporary file next to",
+		    path, err);
+	}
+	fchmod(fd, 0666 & ~current_umask());
+	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+		err = errno;
+		close(fd);
+		stats_abort();
+		return warn_write("cannot write", path, err);
+	}
+	if (close(fd) < 0) {
+		err = errno;
+		stats_abort();
+		return warn_write("cannot write", path, err);
+	}
+	if (rename(tmp_name, path) < 0) {
+		err = errno;
+		stats_abort();
+		return warn_write("cannot rename statistics into place as",
+		    path, err);
+	}
+	tmp_name[0] = '\0';
+	sync_dir(path);
+	return 0;
+}
+
+int
+stats_write(const char *path, int exit_status)
+{
+	static char text[JSON_MAX];
+	struct jbuf b = { text, 0, sizeof(text), 0 };
+	int rc;
+
+	if (path == NULL || writing)
+		return -1;
+	writing = 1;
+	build(&b, exit_status);
+	if (b.overflow)
+		rc = warn_write("statistics too large for", path, EOVERFLOW);
+	else if (strcmp(path, "-") == 0) {
+		rc = write_all(STDOUT_FILENO, text, b.len);
+		if (rc < 0)
+			rc = warn_write("cannot write", "standard output", errno);
+	} else
+		rc = write_atomically(path, text, b.len);
+	writing = 0;
+	return rc;
+}
+
+void
+stats_abort(void)
+{
+	if (tmp_name[0] != '\0') {
+		unlink(tmp_name);
+		tmp_name[0] = '\0';
+	}
+}

@@ -1,0 +1,26 @@
+#!/bin/sh
+# keepalive.sh: a holder whose local phase is long (60,000 keys on one
+# thread, several seconds) does not make a querier with --timeout 1 give
+# up, because busy peers send keepalives; the negative twin: a listener
+# that is stopped (SIGSTOP) does trip the querier's --timeout, exit 3.
+. "${SRCDIR:-.}/tests/lib.sh"
+plan 5
+
+awk 'BEGIN { for (i = 0; i < 60000; i++) printf "k%06d\n", i }' >"$T/h"
+printf 'k000007\nk000042\nnope\n' >"$T/q"
+pair slow "--insecure -q -j 1 $T/h" "--insecure -q --timeout 1 $T/q"
+is "long holder phase, querier --timeout 1: both exit 0" "$C_RC $L_RC" "0 0"
+is "... querier output exact" "$(cat "$T/slow.c.out")" "k000007
+k000042"
+
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --insecure -q -j 1 "$T/h" >/dev/null 2>&1 &
+lpid=$!
+( sleep 1; kill -STOP $lpid ) &
+"$PSI" --peer "127.0.0.1:$port" --insecure -q --timeout 2 --connect-timeout 20 \
+    "$T/q" >"$T/stop.out" 2>"$T/stop.err"; rc=$?
+kill -CONT $lpid 2>/dev/null; kill $lpid 2>/dev/null; wait $lpid 2>/dev/null
+is "a stopped holder: querier exits 3" "$rc" 3
+check "... saying the peer sent nothing for 2 seconds" grep -q 'sent nothing for 2 seconds' "$T/stop.err"
+is "... and writes nothing" "$(wc -c <"$T/stop.out")" 0
+done_testing

@@ -1,0 +1,76 @@
+#!/bin/sh
+# memory.sh: the bounded-memory engine end to end: a budget that forces
+# sorted runs on disk still gives exact outputs, --tmpdir is empty after
+# success, after a failure and after kill -9; an empty side, all keys
+# equal, a budget below the minimum and a record larger than the budget
+# allows are handled with the documented exit statuses.
+. "${SRCDIR:-.}/tests/lib.sh"
+plan 20
+
+mkdir -p "$T/tmpq" "$T/tmph"
+awk 'BEGIN { for (i = 0; i < 30000; i++)
+	printf "%s-%06d\tpayload %d\n", (i % 3 ? "q" : "c"), i, i }' >"$T/q"
+awk 'BEGIN { for (i = 29999; i >= 0; i--)
+	printf "%s-%06d\tother %d\n", (i % 3 ? "h" : "c"), i, i }' >"$T/h"
+awk -F'\t' 'NR == FNR { h[$1] = 1; next } ($1 in h)' "$T/h" "$T/q" >"$T/q.want"
+awk -F'\t' 'NR == FNR { h[$1] = 1; next } ($1 in h)' "$T/q" "$T/h" >"$T/h.want"
+pair runs "--insecure -vv --memory 8M --tmpdir $T/tmph --key-field 1 $T/h" \
+    "--insecure -vv --memory 8M --tmpdir $T/tmpq --key-field 1 $T/q"
+is "--memory 8M, 30000 x 30000: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "... querier output exact" "$T/runs.c.out" "$T/q.want"
+same_file "... holder output exact" "$T/runs.l.out" "$T/h.want"
+runs=$(sed -n 's/.*values sorted in \([0-9]*\) runs.*/\1/p' "$T/runs.c.err")
+check "... the querier's values went through sorted runs on disk ($runs)" \
+    test "${runs:-0}" -ge 2
+is "... nothing left in either --tmpdir" "$(find "$T/tmpq" "$T/tmph" -mindepth 1 | wc -l)" 0
+pair mem "--insecure -vv --key-field 1 $T/h" "--insecure -vv --key-field 1 $T/q"
+same_file "negative twin: default budget sorts in memory, same output" \
+    "$T/mem.c.out" "$T/q.want"
+is "... with no run on disk" \
+    "$(sed -n 's/.*values sorted in \([0-9]*\) runs.*/\1/p' "$T/mem.c.err")" 0
+
+# Empty side.
+: >"$T/empty"
+pair empty "--insecure -q --memory 8M $T/h" "--insecure -q --memory 8M $T/empty"
+is "empty querier: both exit 0" "$C_RC $L_RC" "0 0"
+is "empty querier: both outputs empty" \
+    "$(cat "$T/empty.c.out" "$T/empty.l.out" | wc -c)" 0
+
+# All keys equal on both sides: every record matches.
+awk 'BEGIN { for (i = 0; i < 3000; i++) print "same" }' >"$T/same"
+pair same "--insecure -q --memory 8M $T/same" "--insecure -q --memory 8M $T/same"
+is "all keys equal: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "all keys equal: every querier record written" "$T/same.c.out" "$T/same"
+same_file "all keys equal: every holder record written" "$T/same.l.out" "$T/same"
+
+# Budgets that cannot work.
+"$PSI" --peer 127.0.0.1:1 --insecure --memory 1K "$T/q" >/dev/null 2>"$T/err"; rc=$?
+is "--memory 1K: exit 1" "$rc" 1
+check "... saying what the minimum is" grep -q 'at least' "$T/err"
+awk 'BEGIN { printf "big\t"; for (i = 0; i < 2200000; i++) printf "x"; print "" }' >"$T/huge"
+pair huge "--insecure -q --memory 8M --tmpdir $T/tmph $T/h" \
+    "--insecure -q --memory 8M --tmpdir $T/tmpq --key-field 1 $T/huge"
+is "a record over a quarter of the budget: querier exits 1" "$C_RC" 1
+check "... naming the file and record" grep -q "huge: record 1" "$T/huge.c.err"
+is "... nothing left in either --tmpdir" "$(find "$T/tmpq" "$T/tmph" -mindepth 1 | wc -l)" 0
+
+# kill -9 in the middle: temporary files are unlinked from the start.
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --insecure -q --tmpdir "$T/tmph" "$T/h" \
+    >/dev/null 2>&1 &
+lpid=$!
+"$PSI" --peer "127.0.0.1:$port" --insecure -q --tmpdir "$T/tmpq" \
+    --connect-timeout 20 "$T/q" >/dev/null 2>&1 &
+cpid=$!
+sleep 1
+kill -9 $cpid $lpid 2>/dev/null
+wait $cpid $lpid 2>/dev/null
+is "after kill -9 of both sides: nothing left in --tmpdir" \
+    "$(find "$T/tmpq" "$T/tmph" -mindepth 1 | wc -l)" 0
+
+# An unwritable --tmpdir.
+"$PSI" --listen "127.0.0.1:$(free_port)" --insecure -q \
+    --tmpdir "$T/no/such/dir" --accept-timeout 1 "$T/h" >/dev/null 2>"$T/err"; rc=$?
+is "missing --tmpdir: exit 2" "$rc" 2
+check "... naming the directory" grep -q "$T/no/such/dir" "$T/err"
+done_testing
