@@ -2,12 +2,14 @@
  * fuzz_session.c: libFuzzer target for the protocol as a whole: every
  * frame a peer sends during a session, as parsed and checked by
  * session_run() (QUERY sizes and elements, EVAL counts and elements,
- * QEND/HCOUNT/DEND/REND counts, DIGEST and REVEAL chunks, DONE), for both
- * roles, over a channel with fixed keys (ch_new_keyed).
+ * QEND/HCOUNT/DEND/REND/COUNT counts, DIGEST and REVEAL chunks, DONE), for
+ * both roles and --count-only, over a channel with fixed keys
+ * (ch_new_keyed), on one thread and the smallest --memory.
  *
  * Input:
  *   u8 flags         bit 0: we are the querier (else the holder)
  *                    bit 1: --reveal querier (else both)
+ *                    bit 2: --count-only
  *   u8 nkeys         our input: keys "key0".."keyN-1", N = nkeys % 8
  *   then items as in fuzz_frames.c (u8 kind, u16 len, len bytes; kind % 4:
  *                    0 frame, 1 raw wire bytes, 2 skipped nonce,
@@ -106,7 +108,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	j.o.p.version = PROTOCOL_VERSION;
 	j.o.p.role = flags & 1 ? ROLE_QUERIER : ROLE_HOLDER;
 	j.o.p.reveal = flags & 2 ? REVEAL_QUERIER : REVEAL_BOTH;
+	j.o.p.count_only = flags >> 2 & 1;
 	j.o.rec.delim = '\t';
+	j.o.memory = SESSION_MIN_MEMORY;
+	j.o.tmpdir = fuzz_dir();
+	j.o.threads = 1;	/* fatal() must happen on this thread */
 	files[0] = (char *)fuzz_file("input", keys.p ? keys.p : (uint8_t *)"",
 	    keys.len, 0600);
 	j.o.files = files;

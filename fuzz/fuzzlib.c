@@ -9,6 +9,7 @@
  * input data reached an allocation size unchecked, which the fuzzer
  * should report rather than paper over.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
@@ -45,6 +46,10 @@ int	 __real_fclose(FILE *);
 char	*__real_realpath(const char *, char *);
 ZSTD_DCtx *__real_ZSTD_createDCtx(void);
 size_t	 __real_ZSTD_freeDCtx(ZSTD_DCtx *);
+ZSTD_CCtx *__real_ZSTD_createCCtx(void);
+size_t	 __real_ZSTD_freeCCtx(ZSTD_CCtx *);
+void	*__real_mmap(void *, size_t, int, int, int, off_t);
+int	 __real_munmap(void *, size_t);
 
 void	*__wrap_xmalloc(size_t);
 void	*__wrap_xcalloc(size_t, size_t);
@@ -59,6 +64,10 @@ int	 __wrap_fclose(FILE *);
 char	*__wrap_realpath(const char *, char *);
 ZSTD_DCtx *__wrap_ZSTD_createDCtx(void);
 size_t	 __wrap_ZSTD_freeDCtx(ZSTD_DCtx *);
+ZSTD_CCtx *__wrap_ZSTD_createCCtx(void);
+size_t	 __wrap_ZSTD_freeCCtx(ZSTD_CCtx *);
+void	*__wrap_mmap(void *, size_t, int, int, int, off_t);
+int	 __wrap_munmap(void *, size_t);
 void	 __wrap_fatal(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 void	 __wrap_fatal_errno(int, const char *, ...)
@@ -66,11 +75,12 @@ void	 __wrap_fatal_errno(int, const char *, ...)
 
 /* ---- tracking ------------------------------------------------------------ */
 
-enum { R_MEM, R_SECURE, R_FILE, R_ZSTD };
+enum { R_MEM, R_SECURE, R_FILE, R_ZSTD, R_ZSTDC, R_MAP };
 
 struct res {
 	void	*p;
 	int	 kind;
+	size_t	 len;		/* R_MAP */
 };
 
 #define FD_SCAN	1024
@@ -98,6 +108,7 @@ track(void *p, int kind)
 	}
 	res[nres].p = p;
 	res[nres].kind = kind;
+	res[nres].len = 0;
 	nres++;
 }
 
@@ -238,6 +249,43 @@ __wrap_ZSTD_freeDCtx(ZSTD_DCtx *d)
 	return __real_ZSTD_freeDCtx(d);
 }
 
+ZSTD_CCtx *
+__wrap_ZSTD_createCCtx(void)
+{
+	ZSTD_CCtx *c = __real_ZSTD_createCCtx();
+
+	track(c, R_ZSTDC);
+	return c;
+}
+
+size_t
+__wrap_ZSTD_freeCCtx(ZSTD_CCtx *c)
+{
+	untrack(c);
+	return __real_ZSTD_freeCCtx(c);
+}
+
+/* Whole mappings only: the modules unmap what they mapped, in one go. */
+void *
+__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = __real_mmap(addr, len, prot, flags, fd, off);
+
+	if (p != MAP_FAILED) {
+		track(p, R_MAP);
+		if (tracking)
+			res[nres - 1].len = len;
+	}
+	return p;
+}
+
+int
+__wrap_munmap(void *p, size_t len)
+{
+	untrack(p);
+	return __real_munmap(p, len);
+}
+
 /* Give back everything the abandoned call held, newest first. */
 static void
 release_all(void)
@@ -249,6 +297,8 @@ release_all(void)
 		case R_SECURE: __real_sodium_free(r->p); break;
 		case R_FILE: __real_fclose(r->p); break;
 		case R_ZSTD: __real_ZSTD_freeDCtx(r->p); break;
+		case R_ZSTDC: __real_ZSTD_freeCCtx(r->p); break;
+		case R_MAP: __real_munmap(r->p, r->len); break;
 		}
 	}
 }

@@ -10,14 +10,15 @@
  * Makefile.am).  fuzz_run() calls a function with every resource it takes
  * tracked; if it reaches fatal(), control comes back to fuzz_run() by
  * longjmp, which releases what the abandoned call still held (memory,
- * secure memory, FILEs, zstd decoders, then any file descriptor opened
- * since fuzz_init) and returns the exit status fatal() was given.  Nothing
+ * secure memory, mappings, FILEs, zstd contexts, then any file
+ * descriptor opened since fuzz_init) and returns the exit status fatal()
+ * was given.  Nothing
  * in src/ changes for this: the wrapped references are the undefined ones
  * in the modules' object files, and util.c keeps its own.
  *
  * Limits: resources taken by libraries behind our back (libsodium, zstd
  * internals) are not tracked, and no worker threads may be running when
- * fatal() is called.
+ * fatal() is called (the session target runs with one thread).
  */
 #ifndef PSI_FUZZLIB_H
 #define PSI_FUZZLIB_H

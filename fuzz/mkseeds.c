@@ -199,6 +199,34 @@ session_seeds(void)
 	frame_u64(b, FR_REND, 0);
 	save("session", "holder-reveal-querier", b);
 
+	/* --count-only (flags bit 2): valid runs, then a hostile one each */
+	start(b, 5, 2);
+	frame(b, FR_EVAL, el, 64);
+	frame_u64(b, FR_HCOUNT, 3);
+	cl = chunk(c, sizeof(c), gcs_trunc_bits(2, 3), 3);
+	frame(b, FR_DIGEST, c, cl);
+	frame_u64(b, FR_DEND, 3);
+	frame(b, FR_DONE, NULL, 0);
+	save("session", "count-querier-run", b);
+	start(b, 5, 2);
+	frame(b, FR_EVAL, el, 96);
+	save("session", "count-querier-eval-too-many", b);
+	start(b, 4, 3);
+	frame(b, FR_QUERY, el, 64);
+	frame_u64(b, FR_QEND, 2);
+	frame_u64(b, FR_COUNT, 1);
+	save("session", "count-holder-run", b);
+	start(b, 4, 3);
+	frame(b, FR_QUERY, el, 64);
+	frame_u64(b, FR_QEND, 2);
+	frame_u64(b, FR_COUNT, 7);
+	save("session", "count-holder-impossible", b);
+	start(b, 6, 3);
+	frame(b, FR_QUERY, el, 64);
+	frame_u64(b, FR_QEND, 2);
+	frame(b, FR_COUNT, NULL, 0);
+	save("session", "count-holder-reveal-querier", b);
+
 	/* holder: hostile variants */
 	start(b, 0, 3);
 	frame(b, FR_QUERY, el, 33);
