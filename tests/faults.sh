@@ -8,10 +8,10 @@
 # side (130 / 143, the other side 3 or 6), a frozen peer (--timeout: 3),
 # nobody to talk to (3), output into a closed pipe (killed by SIGPIPE,
 # nothing on stderr), and -o on a full file system (2, the peer 6).  Every
-# case checks that no -o file appears and that no temporary file is left
-# next to it (nor in --tmpdir, once psi-stream has that option).
+# case checks that no -o file appears, that no temporary file is left
+# next to it nor in --tmpdir, and what --stats says (nothing after kill -9).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 62
+plan 78
 
 N=4000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "key-%06d\n", i }' >"$T/keys"
@@ -27,8 +27,9 @@ DOWNQ=$(( 98 + 33 + 19 * FRAMES + 32 * N + 27 ))
 # UPQ/2 is mid-query, DOWNQ + 2048 mid-digest and UPQ + 2048 mid-reveal.
 
 COMMON="--insecure -q --timeout 10 --accept-timeout 30 --connect-timeout 20"
-TMPDIR_OPT=
+TMPDIR_OPT= STATS_OPT=
 "$PSI" --help 2>&1 | grep -q -- '--tmpdir' && TMPDIR_OPT=yes
+"$PSI" --help 2>&1 | grep -q -- '--stats' && STATS_OPT=yes
 
 # wait_for FILE: up to 20 seconds
 wait_for() {
@@ -47,6 +48,10 @@ start() {
 	_lt= _ct=
 	if [ -n "$TMPDIR_OPT" ]; then
 		_lt="--tmpdir $D/ltmp"; _ct="--tmpdir $D/ctmp"
+	fi
+	if [ -n "$STATS_OPT" ]; then
+		_lt="$_lt --stats $D/stats/l"; _ct="$_ct --stats $D/stats/c"
+		mkdir -p "$D/stats"
 	fi
 	_port=$(free_port)
 	# shellcheck disable=SC2086
@@ -76,6 +81,26 @@ nothing_left() {
 	_left=$(ls -A "$D/out" "$D/ltmp" "$D/ctmp" | grep -v '^$' | grep -v ':$')
 	if [ -z "$_left" ]; then ok "$1: no output, no temporary file"
 	else fail "$1: left behind: $(echo $_left)"; fi
+}
+
+# stats_say DESCRIPTION L_STATUS C_STATUS: what each side's --stats file
+# records (- : there must be none, as after kill -9), and no temporary
+# file next to them
+stats_say() {
+	if [ -z "$STATS_OPT" ]; then skip "$1: no --stats option"; return; fi
+	_got=
+	for _side in l c; do
+		if [ -f "$D/stats/$_side" ]; then
+			_st=$(sed -n 's/.*"exit_status": *\([0-9]*\).*/\1/p' \
+			    "$D/stats/$_side")
+			grep -q '"error":' "$D/stats/$_side" || _st="$_st(no error)"
+		else
+			_st=-
+		fi
+		_got="$_got $_st"
+	done
+	_extra=$(ls -A "$D/stats" | grep -v '^[lc]$')
+	is "$1: --stats records" "${_got# }${_extra:+ + $_extra}" "$2 $3"
 }
 
 # is_one_of DESCRIPTION GOT WANT...
@@ -117,9 +142,11 @@ for spec in query:up:$((UPQ / 2)) digest:down:$((DOWNQ + 2048)) \
 	kill_in "$phase" "$hold" KILL l
 	is "$phase phase, holder killed: holder 137, querier 3" "$L_RC $C_RC" "137 3"
 	nothing_left "$phase phase, holder killed"
+	stats_say "$phase phase, holder killed" - 3
 	kill_in "$phase" "$hold" KILL c
 	is "$phase phase, querier killed: querier 137, holder 3" "$C_RC $L_RC" "137 3"
 	nothing_left "$phase phase, querier killed"
+	stats_say "$phase phase, querier killed" 3 -
 done
 # With -vv both sides say when they know both counts (the digest phase).
 check "query phase: the querier had not got HCOUNT" \
@@ -136,10 +163,14 @@ for sig in INT TERM; do
 	is "SIG$sig to the holder: holder $want" "$L_RC" "$want"
 	is_one_of "SIG$sig to the holder: querier 3 or 6" "$C_RC" 3 6
 	nothing_left "SIG$sig to the holder"
+	stats_say "SIG$sig to the holder" "$want" "$C_RC"
+	diag "SIG$sig to the holder: the querier exited $C_RC"
 	kill_in reveal up:$((UPQ + 2048)) $sig c
 	is "SIG$sig to the querier (reveal): querier $want" "$C_RC" "$want"
 	is_one_of "SIG$sig to the querier (reveal): holder 3 or 6" "$L_RC" 3 6
 	nothing_left "SIG$sig to the querier"
+	stats_say "SIG$sig to the querier" "$L_RC" "$want"
+	diag "SIG$sig to the querier: the holder exited $L_RC"
 done
 
 # 3. The relay cuts the connection (a reset both ways).
@@ -156,6 +187,7 @@ for spec in handshake:60 query:$((UPQ / 2)) digest:$((UPQ + DOWNQ + 2048)) \
 		is "cut mid-$phase (byte $at): both exit 3" "$C_RC $L_RC" "3 3"
 	fi
 	nothing_left "cut mid-$phase"
+	stats_say "cut mid-$phase" "$L_RC" "$C_RC"
 done
 
 # 4. A frozen peer: the querier gives up after --timeout.
@@ -172,6 +204,7 @@ check "... saying the peer sent nothing for 2 seconds" \
     grep -q 'sent nothing for 2 seconds' "$D/c.err"
 is "... and the holder, resumed, exits 3" "$L_RC" 3
 nothing_left "frozen holder"
+stats_say "frozen holder" 3 3
 
 # 5. Nobody to talk to.
 D=$T/alone; mkdir -p "$D/out" "$D/ltmp" "$D/ctmp"
@@ -228,6 +261,7 @@ then
 	    "$L_RC $C_RC" "2 6"
 	check "... the holder names the file" grep -q "$FULL/l" "$D/l.err"
 	nothing_left "full file system, holder"
+	stats_say "full file system, holder" 2 6
 	is "... nothing left on the full file system" "$(ls -A "$FULL")" ""
 	start full-c -1 none "-o $T/full-c/out/l $T/long" "-o $FULL/c $T/long"
 	finish
@@ -239,7 +273,7 @@ then
 	is "... nothing left on the full file system" "$(ls -A "$FULL")" ""
 	umount "$FULL"
 else
-	for i in 1 2 3 4 5 6 7 8 9; do
+	for i in 1 2 3 4 5 6 7 8 9 10; do
 		skip "a full file system needs root and tmpfs"
 	done
 fi

@@ -12,8 +12,8 @@
  * handshake work either way (psi-stream then needs --role).  The raw
  * ones before the handshake assume the default direction.
  *
- * psi-stream's input is expected to hold a few keys (NKEYS or fewer for
- * the querier side).  After misbehaving we read until psi-stream goes
+ * psi-stream's input is expected to hold three keys; in *-count-*
+ * scenarios it runs with --count-only.  After misbehaving we read until psi-stream goes
  * away: if it says why in an ERROR frame, this program prints that on
  * stderr through the channel's own message and exits 6; a plain close
  * gives exit 3.  `hostile list` prints the scenario names.
@@ -148,12 +148,15 @@ accept_any(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 	return 0;
 }
 
+static int count_only;		/* a *-count-* scenario: --count-only */
+
 static void
 default_params(struct params *p, int role)
 {
 	memset(p, 0, sizeof(*p));
 	p->version = PROTOCOL_VERSION;
 	p->role = (uint8_t)role;
+	p->count_only = (uint8_t)count_only;
 }
 
 /* The handshake, carrying our parameters (as encoded, maybe corrupted):
@@ -286,6 +289,7 @@ querier(const char *s)
 	uint64_t nh;
 	unsigned t;
 	u128 *vals, v[4];
+	size_t nd;
 
 	/* before or during the handshake: raw bytes */
 	if (strcmp(s, "q-http") == 0) {
@@ -424,11 +428,41 @@ querier(const char *s)
 		ch_send(ch, FR_QEND, b, sizeof(b));
 		drain();
 	}
+	/* --count-only: all queries first, then sorted answers, a count */
+	if (strcmp(s, "q-count-early") == 0) {
+		send_u64(FR_COUNT, 0);
+		drain();
+	}
+	if (strncmp(s, "q-count-", 8) == 0) {
+		e = elements(2);
+		ch_send(ch, FR_QUERY, e, 64);
+		send_u64(FR_QEND, 2);
+		free(e);
+		for (size_t got = 0; got < 2;)
+			got += ch_expect(ch, FR_EVAL, frame) / 32;
+		nh = expect_u64(FR_HCOUNT);
+		t = gcs_trunc_bits(2, nh);
+		nd = q_digest(t, &vals);
+		free(vals);
+		if (strcmp(s, "q-count-impossible") == 0)
+			send_u64(FR_COUNT, nd + 3);
+		else if (strcmp(s, "q-count-short") == 0)
+			ch_send(ch, FR_COUNT, frame, 4);
+		else if (strcmp(s, "q-count-wrong-type") == 0)
+			send_u64(FR_REND, 0);
+		else if (strcmp(s, "q-count-honest") == 0) {
+			send_u64(FR_COUNT, 0);
+			ch_expect(ch, FR_DONE, frame);
+			return 0;
+		} else
+			return 98;
+		drain();
+	}
 	/* the reveal: psi-stream's digest, then bad REVEALs */
 	n = 2;
 	nh = q_query(n);
 	t = gcs_trunc_bits(n, nh);
-	size_t nd = q_digest(t, &vals);
+	nd = q_digest(t, &vals);
 	len = 0;
 	if (strcmp(s, "q-reveal-wrong-type") == 0) {
 		ch_send(ch, FR_DIGEST, frame, 8);
@@ -568,6 +602,37 @@ holder(const char *s)
 		/* never answer: psi-stream must give up after --timeout */
 		for (;;)
 			ch_recv(ch, &type, frame);
+	}
+	/* --count-only: psi-stream queries everything, then takes answers */
+	if (strncmp(s, "h-count-", 8) == 0) {
+		for (;;) {
+			len = ch_recv(ch, &type, frame);
+			if (type == FR_QEND)
+				break;
+		}
+		nq = get_u64(frame);
+		e = elements(nq + 1);
+		if (strcmp(s, "h-count-eval-more") == 0) {
+			ch_send(ch, FR_EVAL, e, 32 * (nq + 1));
+			drain();
+		}
+		if (strcmp(s, "h-count-eval-invalid") == 0)
+			memset(e, 0xff, 32);
+		ch_send(ch, FR_EVAL, e, 32 * nq);
+		free(e);
+		send_u64(FR_HCOUNT, 4);
+		t = gcs_trunc_bits(nq, 4);
+		for (size_t i = 0; i < 8; i++)
+			v[i] = (u128)(i + 1) << (t - 8);
+		len = chunk(frame, v, 3, t, 0);
+		ch_send(ch, FR_DIGEST, frame, len);
+		send_u64(FR_DEND, 3);
+		ch_expect(ch, FR_COUNT, frame);
+		if (strcmp(s, "h-count-honest") == 0)
+			ch_send(ch, FR_DONE, NULL, 0);
+		else
+			ch_send(ch, FR_COUNT, frame, 8);
+		drain();
 	}
 	/* the answers to QUERY */
 	if (strncmp(s, "h-eval-", 7) == 0) {
@@ -723,6 +788,9 @@ static const char *const scenarios[] = {
 	"h-digest-too-many", "h-digest-order", "h-digest-base",
 	"h-digest-wrong-t", "h-digest-empty-chunk", "h-wrong-reveal",
 	"h-dend-mismatch", "h-dend-short", "h-wrong-after-rend", "h-honest",
+	"q-count-early", "q-count-impossible", "q-count-short",
+	"q-count-wrong-type", "q-count-honest", "h-count-eval-more",
+	"h-count-eval-invalid", "h-count-wrong-after-count", "h-count-honest",
 	NULL
 };
 
@@ -742,6 +810,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	frame = xmalloc(CH_MAX_PAYLOAD);
+	count_only = strstr(argv[1], "-count-") != NULL;
 	we_connect = strcmp(argv[2], "connect") == 0;
 	if (we_connect)
 		connect_to(argv[3]);

@@ -4,7 +4,8 @@
 # handshake, oversized and empty messages, unknown frame types, a frame of
 # the wrong type at each step, bad QUERY sizes and elements, invalid or
 # miscounted EVALs, truncated, malformed, overfull and out-of-order DIGEST
-# and REVEAL chunks, count mismatches, an absurd HCOUNT, bad session
+# and REVEAL chunks, count mismatches, an absurd HCOUNT, --count-only's
+# answers and counts, bad session
 # parameters in handshake message 3 and in HELLO, an ERROR frame with
 # terminal escapes, a silent peer.  Each case checks psi-stream's exit
 # status (5 for a protocol violation, 4 when the handshake fails, 3 for
@@ -84,6 +85,15 @@ h-dend-mismatch d 5 6 DEND_count_does_not_match
 h-dend-short d 5 6 DEND_count
 h-wrong-after-rend d 5 6 expected_DONE,_got_REVEAL
 h-honest d 0 - -
+q-count-early d 5 6 expected_QUERY,_got_COUNT
+q-count-impossible d 5 6 impossible_count
+q-count-short d 5 6 impossible_count
+q-count-wrong-type d 5 6 expected_COUNT,_got_REND
+q-count-honest d 0 - -
+h-count-eval-more d 5 6 expected_at_most_3_more_evaluated_elements
+h-count-eval-invalid d 5 6 invalid_group_element
+h-count-wrong-after-count d 5 6 expected_DONE,_got_COUNT
+h-count-honest d 0 - -
 q-params-version s 5 6 speaks_protocol_version_2
 q-unknown-type s 5 6 unknown_frame_type_200
 q-query-invalid s 5 6 invalid_group_element
@@ -101,6 +111,8 @@ ncases=$(echo "$cases" | grep -c .)
 plan $((2 * ncases + 1))
 
 printf 'alpha\nbeta\ngamma\n' >"$T/keys"
+MEM=
+"$PSI" --help 2>&1 | grep -q -- '--memory' && MEM="--memory 16M"
 TIME=
 if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o "$T/rss" true 2>/dev/null; then
 	TIME=yes
@@ -114,12 +126,13 @@ run() {
 	_to=10
 	[ "$_s" = h-silent ] && _to=2
 	_role=
+	case $_s in *-count-*) _role=--count-only ;; esac
 	_listen=yes	# does psi-stream listen?
 	case $_s.$_d in
 	q-*.d) ;;
-	q-*.s) _listen=; _role="--role holder" ;;
+	q-*.s) _listen=; _role="$_role --role holder" ;;
 	h-*.d) _listen= ;;
-	h-*.s) _role="--role querier" ;;
+	h-*.s) _role="$_role --role querier" ;;
 	esac
 	_run="$PSI"
 	[ -n "$TIME" ] && _run="/usr/bin/time -f %M -o $_f.rss $PSI"
@@ -127,7 +140,7 @@ run() {
 		_port=$(free_port)
 		# shellcheck disable=SC2086
 		$_run --listen "127.0.0.1:$_port" --insecure -q --timeout $_to \
-		    --accept-timeout 30 $_role -o "$_f.out/o" "$T/keys" \
+		    --accept-timeout 30 $MEM $_role -o "$_f.out/o" "$T/keys" \
 		    </dev/null >"$_f.stdout" 2>"$_f.err" &
 		_spid=$!
 		"$HOSTILE" "$_s" connect "$_port" </dev/null >/dev/null \
@@ -144,7 +157,7 @@ run() {
 		done
 		# shellcheck disable=SC2086
 		$_run --peer "127.0.0.1:$(cat "$_f.port")" --insecure -q \
-		    --timeout $_to --connect-timeout 20 $_role -o "$_f.out/o" \
+		    --timeout $_to --connect-timeout 20 $MEM $_role -o "$_f.out/o" \
 		    "$T/keys" </dev/null >"$_f.stdout" 2>"$_f.err"
 		S_RC=$?
 		wait $_hpid; H_RC=$?
@@ -153,6 +166,18 @@ run() {
 	[ -n "$TIME" ] && RSS=$(tail -1 "$_f.rss")
 	# time(1) adds a line when the command fails; keep psi-stream's own
 	grep -v '^Command exited with non-zero status' "$_f.err" >"$_f.msg"
+}
+
+# result FAILED DESCRIPTION: ok/fail, or a TAP TODO line when $todo says
+# why the case is a known gap (not counted as a failure here).
+result() {
+	if [ -z "$todo" ]; then
+		if [ "$1" = 0 ]; then ok "$2"; else fail "$2"; fi
+		return
+	fi
+	_n=$((_n + 1))
+	if [ "$1" = 0 ]; then echo "ok $_n - $2 # TODO $todo"
+	else echo "not ok $_n - $2 # TODO $todo"; fi
 }
 
 # An honest run first, for the memory baseline.
@@ -172,12 +197,12 @@ while read -r s d want told msg; do
 	todo=
 	case $want in *T)
 		want=${want%T}
-		todo=" # TODO session.c accepts it (psi-stream exited $S_RC)" ;;
+		todo="session.c accepts it" ;;
 	esac
 	if [ "$S_RC" = "$want" ]; then
-		ok "$s ($d): exit $want in ${secs}s: $first"
+		result 0 "$s ($d): exit $want in ${secs}s: $first"
 	else
-		fail "$s ($d): exit $S_RC, want $want: $first$todo"
+		result 1 "$s ($d): exit $S_RC, want $want: $first"
 		sed 's/^/# hostile: /' "$T/$s.$d.h.err" | head -3
 	fi
 	why=
@@ -199,9 +224,9 @@ while read -r s d want told msg; do
 		why="$why, peak RSS $RSS KiB"
 	fi
 	if [ -z "$why" ]; then
-		ok "$s ($d): message, peer told, no output, RSS ${RSS:-?} KiB"
+		result 0 "$s ($d): message, peer told, no output, RSS ${RSS:-?} KiB"
 	else
-		fail "$s ($d): ${why#, }$todo"
+		result 1 "$s ($d): ${why#, }"
 	fi
 done <<EOF
 $cases
