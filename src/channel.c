@@ -138,6 +138,54 @@ lost(struct channel *ch, const char *what)
 	fatal(EXIT_NET, "connection to %s lost %s", ch->peer, what);
 }
 
+/* The peer's ERROR frame, decrypted in ch->plain with n payload bytes:
+ * end with its reason. */
+static void __attribute__((noreturn))
+peer_error(struct channel *ch, size_t n)
+{
+	int st = n >= 1 ? ch->plain[1] : EXIT_PEER;
+	int len = n > 1 ? (int)(n - 1) : 0;
+	char msg[512];
+
+	if (len > (int)sizeof(msg) - 1)
+		len = sizeof(msg) - 1;
+	memcpy(msg, ch->plain + 2, (size_t)len);
+	msg[len] = '\0';
+	for (int i = 0; i < len; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';	/* no terminal escapes */
+	ch->peer_gone = 1;
+	if (st == EXIT_AUTH)
+		fatal(EXIT_AUTH, "peer %s refused us: %s", ch->peer, msg);
+	fatal(EXIT_PEER, "peer %s failed: %s", ch->peer, msg);
+}
+
+/*
+ * A send failed because the peer closed the connection.  A peer that
+ * fails sends an ERROR frame first, but if we were sending at the time
+ * its close resets the connection and our send fails before we read that
+ * frame.  It is still in our receive buffer: look through what arrived
+ * (without waiting) and, if the peer said why, end with its reason.
+ */
+static void
+peer_last_words(struct channel *ch)
+{
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+	size_t m;
+
+	while (ch->rx != NULL && poll(&pfd, 1, 0) > 0) {
+		if (recv(ch->fd, ch->wire, 2, MSG_WAITALL) != 2)
+			return;
+		m = (size_t)ch->wire[0] << 8 | ch->wire[1];
+		if (m < 1 + NOISE_TAG || recv(ch->fd, ch->wire + 2, m,
+		    MSG_WAITALL) != (ssize_t)m ||
+		    noise_decrypt(ch->rx, ch->wire + 2, m, ch->plain) < 0)
+			return;
+		if (ch->plain[0] == FR_ERROR)
+			peer_error(ch, m - NOISE_TAG - 1);
+	}
+}
+
 static void
 write_wire(struct channel *ch, const uint8_t *buf, size_t len)
 {
@@ -151,7 +199,11 @@ write_wire(struct channel *ch, const uint8_t *buf, size_t len)
 			    "(--timeout)", ch->peer, ch->timeout);
 		}
 		if (n < 0) {
+			int e = errno;
 			ch->peer_gone = 1;
+			if (e == EPIPE || e == ECONNRESET)
+				peer_last_words(ch);
+			errno = e;
 			fatal_errno(EXIT_NET, "cannot send to %s", ch->peer);
 		}
 		buf += n;
@@ -363,23 +415,8 @@ ch_recv(struct channel *ch, int *type, uint8_t *buf)
 			    ch->peer, *type);
 		if (*type == FR_KEEPALIVE)
 			continue;
-		if (*type == FR_ERROR) {
-			int st = n >= 1 ? ch->plain[1] : EXIT_PEER;
-			int len = n > 1 ? (int)(n - 1) : 0;
-			char msg[512];
-			if (len > (int)sizeof(msg) - 1)
-				len = sizeof(msg) - 1;
-			memcpy(msg, ch->plain + 2, (size_t)len);
-			msg[len] = '\0';
-			for (int i = 0; i < len; i++)
-				if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-					msg[i] = '?';	/* no terminal escapes */
-			ch->peer_gone = 1;
-			if (st == EXIT_AUTH)
-				fatal(EXIT_AUTH, "peer %s refused us: %s",
-				    ch->peer, msg);
-			fatal(EXIT_PEER, "peer %s failed: %s", ch->peer, msg);
-		}
+		if (*type == FR_ERROR)
+			peer_error(ch, n);
 		memcpy(buf, ch->plain + 1, n);
 		return n;
 	}
@@ -440,11 +477,15 @@ ch_send_error(struct channel *ch, int status, const char *msg)
 	    MSG_DONTWAIT) < 0)
 		return;
 	/* Closing with unread input would send a reset that can overtake
-	 * the error frame: finish our side, then drain briefly. */
+	 * the error frame, and a reset also throws away what we sent and
+	 * the peer has not received yet: finish our side, then read until
+	 * the peer, having read our reason, closes too (at most 2 s: a peer
+	 * busy sending to us reads our frame only once it is done). */
 	shutdown(ch->fd, SHUT_WR);
-	double until = now_seconds() + 0.2;
+	double left, until = now_seconds() + 2.0;
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
-	while (now_seconds() < until && poll(&pfd, 1, 50) > 0)
+	while ((left = until - now_seconds()) > 0 &&
+	    poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
 		if (recv(ch->fd, ch->wire, 2 + NOISE_MAX_MSG, MSG_DONTWAIT) <= 0)
 			break;
 }
