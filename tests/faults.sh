@@ -7,11 +7,12 @@
 # mid-reveal (3, or 4 during the handshake), SIGINT and SIGTERM to either
 # side (130 / 143, the other side 3 or 6), a frozen peer (--timeout: 3),
 # nobody to talk to (3), output into a closed pipe (killed by SIGPIPE,
-# nothing on stderr), and -o on a full file system (2, the peer 6).  Every
-# case checks that no -o file appears, that no temporary file is left
-# next to it nor in --tmpdir, and what --stats says (nothing after kill -9).
+# nothing on stderr), -o and --tmpdir on a full file system (2, the peer
+# 6).  Every case checks that no -o file appears, that no temporary file
+# is left next to it nor in --tmpdir, and what --stats says (nothing from
+# a side killed with -9).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 78
+plan 84
 
 N=4000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "key-%06d\n", i }' >"$T/keys"
@@ -275,6 +276,37 @@ then
 else
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		skip "a full file system needs root and tmpfs"
+	done
+fi
+
+# 8. --tmpdir on a full file system (a 16 KiB tmpfs): the record spill of
+# 400 KB of random keys does not fit.  The holder exits 2 and tells the
+# querier (6), even though the querier is busy sending queries then.
+if [ -n "$TMPDIR_OPT" ] && [ "$(id -u)" -eq 0 ] &&
+    mount -t tmpfs -o size=16k tmpfs "$FULL" 2>/dev/null; then
+	od -An -tx8 -w8 -N 400000 /dev/urandom | tr -d ' ' >"$T/random"
+	D=$T/tmpfull; mkdir -p "$D/out" "$D/ltmp" "$D/ctmp" "$D/stats"
+	port=$(free_port)
+	"$PSI" --listen "127.0.0.1:$port" $COMMON --tmpdir "$FULL" \
+	    --stats "$D/stats/l" -o "$D/out/l" "$T/random" 2>"$D/l.err" &
+	LPID=$!
+	"$PSI" --peer "127.0.0.1:$port" $COMMON --tmpdir "$D/ctmp" \
+	    --stats "$D/stats/c" -o "$D/out/c" "$T/random" 2>"$D/c.err"
+	C_RC=$?
+	wait $LPID; L_RC=$?
+	is "holder's --tmpdir on a full file system: holder 2, querier 6" \
+	    "$L_RC $C_RC" "2 6"
+	check "... the holder names the directory" \
+	    grep -q "temporary file in $FULL" "$D/l.err"
+	check "... the querier repeats the holder's reason" \
+	    grep -q "failed: cannot write temporary file" "$D/c.err"
+	nothing_left "full --tmpdir"
+	is "... nothing left in the full --tmpdir" "$(ls -A "$FULL")" ""
+	stats_say "full --tmpdir" 2 6
+	umount "$FULL"
+else
+	for i in 1 2 3 4 5 6; do
+		skip "a full --tmpdir needs --tmpdir, root and tmpfs"
 	done
 fi
 done_testing

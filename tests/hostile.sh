@@ -5,13 +5,13 @@
 # the wrong type at each step, bad QUERY sizes and elements, invalid or
 # miscounted EVALs, truncated, malformed, overfull and out-of-order DIGEST
 # and REVEAL chunks, count mismatches, an absurd HCOUNT, --count-only's
-# answers and counts, bad session
-# parameters in handshake message 3 and in HELLO, an ERROR frame with
-# terminal escapes, a silent peer.  Each case checks psi-stream's exit
-# status (5 for a protocol violation, 4 when the handshake fails, 3 for
-# a lost or silent peer, 6 when the peer reports an error) and its
-# message, that it told the peer why (its ERROR frame), that no output
-# was written and that its peak RSS stayed near an honest run's.
+# answers and counts, bad session parameters in handshake message 3 and
+# in HELLO, an ERROR frame with terminal escapes, a silent peer; and zstd
+# bombs in input files.  Each case checks psi-stream's exit status (5 for
+# a protocol violation, 4 when the handshake fails, 3 for a lost or
+# silent peer, 6 when the peer reports an error) and its message, that it
+# told the peer why (its ERROR frame), that no output was written and
+# that its peak RSS stayed near an honest run's.
 . "${SRCDIR:-.}/tests/lib.sh"
 : "${HOSTILE:=$(pwd)/tests/hostile}"
 
@@ -108,7 +108,7 @@ h-dend-mismatch s 5 6 DEND_count_does_not_match
 h-honest s 0 - -
 '
 ncases=$(echo "$cases" | grep -c .)
-plan $((2 * ncases + 1))
+plan $((2 * ncases + 1 + 4))
 
 printf 'alpha\nbeta\ngamma\n' >"$T/keys"
 MEM=
@@ -231,4 +231,31 @@ while read -r s d want told msg; do
 done <<EOF
 $cases
 EOF
+
+# zstd is accepted in one place only, input files: a frame that asks for a
+# 1 GiB window is refused, and 256 MiB of zeros in a few KB is one record
+# over the 64 MiB limit, counted as invalid with bounded memory.
+if command -v zstd >/dev/null 2>&1; then
+	head -c 1000000 /dev/urandom | zstd -q --long=30 -c >"$T/window.zst"
+	"$PSI" check "$T/window.zst" >/dev/null 2>"$T/window.err"
+	is "a zstd frame wanting a 1 GiB window: check exits 2" "$?" 2
+	check "... saying why" grep -q 'too much memory' "$T/window.err"
+	head -c 268435456 /dev/zero | zstd -q -c >"$T/bomb.zst"
+	_run="$PSI"
+	[ -n "$TIME" ] && _run="/usr/bin/time -f %M -o $T/bomb.rss $PSI"
+	$_run check "$T/bomb.zst" >"$T/bomb.out" 2>/dev/null
+	rc=$?
+	is "256 MiB of zeros in $(wc -c <"$T/bomb.zst") bytes of zstd: check exits 1" \
+	    "$rc" 1
+	rss=
+	[ -n "$TIME" ] && rss=$(tail -1 "$T/bomb.rss")
+	if grep -q 'invalid  1' "$T/bomb.out" &&
+	    { [ -z "$rss" ] || [ "$rss" -lt $((BASE + 100 * 1024)) ]; }; then
+		ok "... one invalid record, peak RSS ${rss:-?} KiB"
+	else
+		fail "... $(grep invalid "$T/bomb.out"), peak RSS ${rss:-?} KiB"
+	fi
+else
+	for i in 1 2 3 4; do skip "zstd is not installed"; done
+fi
 done_testing
