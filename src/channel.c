@@ -35,6 +35,9 @@
 #include "util.h"
 
 #define KEEPALIVE_EVERY	0.5	/* seconds between keepalives when busy */
+/* Handshake messages are small: message 3, the largest, carries a static
+ * key (48 bytes), the session parameters (under 300) and a tag. */
+#define HS_MAX_MSG	1024
 
 struct channel {
 	int			 fd;
@@ -110,6 +113,21 @@ ch_new(int fd, double timeout, const char *peer_name)
 		tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
+	return ch;
+}
+
+struct channel *
+ch_new_keyed(int fd, double timeout, const char *peer_name,
+    const struct noise_cipher *tx, const struct noise_cipher *rx)
+{
+	struct channel *ch = ch_new(fd, timeout, peer_name);
+
+	ch->tx = sodium_malloc(sizeof(*ch->tx));
+	ch->rx = sodium_malloc(sizeof(*ch->rx));
+	if (ch->tx == NULL || ch->rx == NULL)
+		fatal(EXIT_IO, "cannot allocate secure memory");
+	*ch->tx = *tx;
+	*ch->rx = *rx;
 	return ch;
 }
 
@@ -192,6 +210,14 @@ read_msg(struct channel *ch, int eof_ok)
 	len = (size_t)ch->wire[0] << 8 | ch->wire[1];
 	if (len == 0)
 		fatal(EXIT_PROTO, "peer %s sent an empty message", ch->peer);
+	if (ch->tx == NULL && len > HS_MAX_MSG) {
+		/* Before the handshake is over, this is no psi-stream peer
+		 * (an HTTP request, say): don't wait for bytes that never
+		 * come. */
+		ch->peer_gone = 1;
+		fatal(EXIT_AUTH, "%s is not a psi-stream peer: it announced a "
+		    "handshake message of %zu bytes", ch->peer, len);
+	}
 	read_wire(ch, ch->wire + 2, len, 0);
 	return (long)len;
 }

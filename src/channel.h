@@ -46,6 +46,11 @@ struct ch_auth {
 };
 
 struct channel *ch_new(int fd, double timeout, const char *peer_name);
+/* Tests and fuzzing only: a channel whose handshake was done elsewhere,
+ * starting from copies of these two transport cipher states. */
+struct noise_cipher;
+struct channel *ch_new_keyed(int fd, double timeout, const char *peer_name,
+	    const struct noise_cipher *tx, const struct noise_cipher *rx);
 /*
  * Run the XX (or XXpsk3) handshake.  The initiator (connector) sends
  * `payload` in message 3; the responder (listener) gets it in *peer_payload

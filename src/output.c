@@ -1,6 +1,12 @@
 /*
  * output.c: buffered, atomic output of matched records.
  *
+ * With -o FILE the records go to an unnamed file (O_TMPFILE) in FILE's
+ * directory, so a process killed even by SIGKILL leaves nothing behind;
+ * output_commit() links it in under a temporary name (".FILE.XXXXXX") and
+ * renames that over FILE.  Where O_TMPFILE or /proc is missing, the file
+ * is named from the start, and only a SIGKILL can leave it behind.
+ *
  * Only one output is open per process, so the temporary file's name is kept
  * in a static buffer that output_abort() can unlink from a signal handler
  * or the fatal hook without allocating.
@@ -15,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "output.h"
 #include "util.h"
 
@@ -23,6 +31,7 @@
 struct output {
 	int	 fd;
 	char	*path;		/* final name, NULL for stdout */
+	int	 unnamed;	/* fd is an O_TMPFILE: link it in at commit */
 	char	 term;
 	uint8_t	*buf;
 	size_t	 used;
@@ -62,17 +71,55 @@ output_open(const char *path, char term)
 	}
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash - path + 1) : 0;
+	char dir[PATH_MAX];
 	if (snprintf(tmp_name, sizeof(tmp_name), "%.*s.%s.XXXXXX", dirlen,
 	    path, slash ? slash + 1 : path) >= (int)sizeof(tmp_name))
 		fatal(EXIT_USAGE, "output path too long: %s", path);
+	snprintf(dir, sizeof(dir), "%.*s", dirlen ? dirlen : 1,
+	    dirlen ? path : ".");
+	o->path = xstrdup(path);
+	if (access("/proc/self/fd", X_OK) == 0 &&
+	    (o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666)) >= 0) {
+		o->unnamed = 1;
+		tmp_name[0] = '\0';	/* nothing to unlink until commit */
+		return o;
+	}
 	o->fd = mkostemp(tmp_name, O_CLOEXEC);
 	if (o->fd < 0) {
 		tmp_name[0] = '\0';
 		fatal_errno(EXIT_IO, "cannot create output file next to %s", path);
 	}
 	fchmod(o->fd, 0666 & ~current_umask());
-	o->path = xstrdup(path);
 	return o;
+}
+
+/* Give the unnamed file the temporary name ".FILE.XXXXXX" (fresh X's). */
+static void
+link_unnamed(struct output *o)
+{
+	static const char digits[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	const char *slash = strrchr(o->path, '/');
+	int dirlen = slash ? (int)(slash - o->path + 1) : 0;
+	char proc[64], name[PATH_MAX];
+	size_t len;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+	snprintf(name, sizeof(name), "%.*s.%s.XXXXXX", dirlen, o->path,
+	    slash ? slash + 1 : o->path);
+	len = strlen(name);
+	for (int tries = 0; tries < 100; tries++) {
+		for (size_t i = len - 6; i < len; i++)
+			name[i] = digits[randombytes_uniform(sizeof(digits) - 1)];
+		memcpy(tmp_name, name, len + 1);	/* unlinked on failure */
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp_name,
+		    AT_SYMLINK_FOLLOW) == 0)
+			return;
+		tmp_name[0] = '\0';
+		if (errno != EEXIST)
+			break;
+	}
+	fatal_errno(EXIT_IO, "cannot write %s", o->path);
 }
 
 void
@@ -108,14 +155,21 @@ void
 output_commit(struct output *o)
 {
 	flush_buf(o);
-	if (o->path == NULL)
-		return;
-	if (fsync(o->fd) < 0 || close(o->fd) < 0)
-		fatal_errno(EXIT_IO, "cannot write %s", o->path);
-	if (rename(tmp_name, o->path) < 0)
-		fatal_errno(EXIT_IO, "cannot rename output into place as %s",
-		    o->path);
-	tmp_name[0] = '\0';
+	if (o->path != NULL) {
+		if (fsync(o->fd) < 0)
+			fatal_errno(EXIT_IO, "cannot write %s", o->path);
+		if (o->unnamed)
+			link_unnamed(o);
+		if (close(o->fd) < 0)
+			fatal_errno(EXIT_IO, "cannot write %s", o->path);
+		if (rename(tmp_name, o->path) < 0)
+			fatal_errno(EXIT_IO, "cannot rename output into place "
+			    "as %s", o->path);
+		tmp_name[0] = '\0';
+	}
+	free(o->path);
+	free(o->buf);
+	free(o);
 }
 
 void

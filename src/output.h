@@ -1,11 +1,12 @@
 /*
  * output.h: the matched records, written to stdout or atomically to a file.
  *
- * With a path, records go to a temporary file in the same directory
- * (".NAME.XXXXXX"), which output_commit() renames into place and which is
- * unlinked on any failure (fatal hook, signals): a failed run never leaves
- * a partial output file.  Write errors are fatal (exit 2); a closed pipe on
- * stdout ends the process quietly as if killed by SIGPIPE.
+ * With a path, records go to an unnamed temporary file in the same
+ * directory (O_TMPFILE; else one named ".NAME.XXXXXX", unlinked on any
+ * failure short of SIGKILL), which output_commit() renames into place: a
+ * failed run never leaves a partial output file.  Write errors are fatal
+ * (exit 2); a closed pipe on stdout ends the process quietly as if killed
+ * by SIGPIPE.
  */
 #ifndef PSI_OUTPUT_H
 #define PSI_OUTPUT_H
@@ -21,7 +22,7 @@ struct output *output_open(const char *path, char term);
 void	output_record(struct output *, const uint8_t *data, size_t len);
 /* A line of text (count-only results and the like), no terminator added. */
 void	output_text(struct output *, const char *text);
-/* Flush, fsync and rename into place (or flush stdout). */
+/* Flush, fsync and rename into place (or flush stdout); frees o. */
 void	output_commit(struct output *);
 /* Async-signal-safe: unlink the temporary file if there is one. */
 void	output_abort(void);

@@ -26,7 +26,7 @@ set_fatal_hook(fatal_hook_fn fn)
 	fatal_hook = fn;
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 vfatal(int status, int errnum, const char *fmt, va_list ap)
 {
 	char msg[1024];

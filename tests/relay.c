@@ -2,13 +2,20 @@
  * relay.c: a test-only TCP relay between a connector and a listener on
  * 127.0.0.1, recording every byte it forwards.
  *
- *   relay PORTFILE TARGET_PORT RECORD [CUT_AFTER]
+ *   relay PORTFILE TARGET_PORT RECORD [CUT_AFTER [HOLD]]
  *
  * Listens on an ephemeral port and writes the port number to PORTFILE,
  * accepts one connection, connects to 127.0.0.1:TARGET_PORT and copies
- * both ways, appending all bytes to RECORD.  With CUT_AFTER it drops both
- * connections (without a shutdown handshake) once that many bytes have
- * passed, to simulate a network cut mid-stream.
+ * both ways, appending all bytes to RECORD.  With CUT_AFTER (-1: never) it
+ * drops both connections (without a shutdown handshake) once that many
+ * bytes have passed, to simulate a network cut mid-stream.
+ *
+ * HOLD is up:N or down:N: once N bytes have gone up (connector to
+ * listener) or down, the rest of that direction is read and dropped, as
+ * if the network lost it, and the file RECORD.held appears.  Both sides
+ * then wait in a known phase of the protocol (tests/faults.sh computes N
+ * from the frame sizes) until the test does something to one of them.
+ * When either side closes, the relay closes the other.
  *
  *   relay --silent PORTFILE [SECONDS]
  *   relay --mute PORT [SECONDS]
@@ -131,17 +138,32 @@ main(int argc, char **argv)
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
 	long cut = argc > 4 ? atol(argv[4]) : -1, passed = 0;
-	int lfd, a, b, one = 1;
+	long hold = -1, moved[2] = { 0, 0 };	/* [0] up, [1] down */
+	int lfd, a, b, one = 1, hold_dir = -1, held = 0;
 	FILE *rec, *pf;
-	char buf[65536];
+	char buf[65536], heldpath[4096];
 
 	if (argc > 1 && (strcmp(argv[1], "--silent") == 0 ||
 	    strcmp(argv[1], "--mute") == 0))
 		return silent(argc, argv);
 	if (argc < 4) {
-		fprintf(stderr, "usage: relay PORTFILE TARGET_PORT RECORD [CUT_AFTER]\n");
+		fprintf(stderr, "usage: relay PORTFILE TARGET_PORT RECORD "
+		    "[CUT_AFTER [up:N|down:N]]\n");
 		return 1;
 	}
+	if (argc > 5) {
+		if (strncmp(argv[5], "up:", 3) == 0)
+			hold_dir = 0;
+		else if (strncmp(argv[5], "down:", 5) == 0)
+			hold_dir = 1;
+		else {
+			fprintf(stderr, "relay: HOLD is up:N or down:N\n");
+			return 1;
+		}
+		hold = atol(strchr(argv[5], ':') + 1);
+	}
+	snprintf(heldpath, sizeof(heldpath), "%s.held", argv[3]);
+	signal(SIGPIPE, SIG_IGN);	/* a side that died: see it as EOF */
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
@@ -156,6 +178,7 @@ main(int argc, char **argv)
 		perror("relay: fopen");
 		return 1;
 	}
+	setvbuf(rec, NULL, _IONBF, 0);	/* its size says how far we are */
 	fprintf(pf, "%d\n", ntohs(sa.sin_port));
 	fclose(pf);
 	if ((a = accept(lfd, NULL, NULL)) < 0) {
@@ -181,6 +204,18 @@ main(int argc, char **argv)
 			}
 			fwrite(buf, 1, (size_t)n, rec);
 			passed += n;
+			if (i == hold_dir) {	/* p[0] is the connector: up */
+				if (held)
+					continue;
+				if (moved[i] + n >= hold) {
+					n = hold - moved[i];
+					held = 1;
+					FILE *h = fopen(heldpath, "w");
+					if (h != NULL)
+						fclose(h);
+				}
+			}
+			moved[i] += n;
 			for (ssize_t off = 0; off < n;) {
 				ssize_t w = write(p[1 - i].fd, buf + off, (size_t)(n - off));
 				if (w <= 0)

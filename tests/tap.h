@@ -29,7 +29,7 @@ ok(int cond, const char *fmt, ...)
 	return cond;
 }
 
-__attribute__((unused)) static void
+__attribute__((unused, format(printf, 1, 2))) static void
 diag(const char *fmt, ...)
 {
 	va_list ap;
