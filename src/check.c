@@ -15,11 +15,31 @@
  *    uses Ertl's improved raw estimator ("New cardinality estimation
  *    algorithms for HyperLogLog sketches", 2017), which needs no empirical
  *    bias tables and is unbiased from small to large cardinalities.
+ *
+ * Parallel parsing.  A plain regular file (not stdin, not zstd, not --csv:
+ * a quoted newline is not a record end) is cut into up to one byte range
+ * per CPU (PSI_STREAM_CHECK_THREADS sets the number; 1 keeps the single-
+ * threaded path).  Range k > 0 starts right after the terminator that ends
+ * the record holding the byte just before its nominal start, so every
+ * range but the last ends with a terminator and every record belongs to
+ * exactly one range.  Each range is parsed by its own thread with its own
+ * reader (rec_open_range) and its own distinct counter; then the counts
+ * add up, record numbers of invalid records are shifted by the records of
+ * the ranges before, HLL registers merge by max and the exact sets merge
+ * by insertion.  The result is the same as the single-threaded one: the
+ * set overflows exactly when the distinct hashes of the whole input exceed
+ * EXACT_MAX, whatever the order they come in, and HLL registers do not
+ * depend on order.  Several files are read one after another, each split.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "records.h"
@@ -29,6 +49,9 @@
 #define HLL_M		(1u << HLL_P)
 #define HLL_Q		(64 - HLL_P)
 #define EXACT_MAX	(1u << 18)	/* hashes kept exactly (4 MiB table) */
+#define MAX_THREADS	64
+#define MIN_RANGE	(1u << 20)	/* by default, bytes per range at least */
+#define SCAN_BLOCK	(64u * 1024)	/* pread size when looking for a cut */
 
 struct distinct {
 	uint8_t		*reg;		/* HLL registers */
@@ -180,6 +203,44 @@ distinct_add(struct distinct *d, uint64_t h)
 		set_insert(d, h);
 }
 
+static void
+distinct_init(struct distinct *d)
+{
+	d->reg = xcalloc(HLL_M, 1);
+	d->setcap = 1024;
+	d->set = xcalloc(d->setcap, sizeof(*d->set));
+	d->setn = 0;
+	d->overflow = 0;
+}
+
+static void
+distinct_free(struct distinct *d)
+{
+	free(d->reg);
+	free(d->set);
+	d->reg = NULL;
+	d->set = NULL;
+}
+
+/* Adds what part has counted to d: registers by max, set by union. */
+static void
+distinct_merge(struct distinct *d, const struct distinct *part)
+{
+	size_t i;
+
+	for (i = 0; i < HLL_M; i++)
+		if (part->reg[i] > d->reg[i])
+			d->reg[i] = part->reg[i];
+	if (!d->overflow && part->overflow) {
+		free(d->set);
+		d->set = NULL;
+		d->overflow = 1;
+	}
+	for (i = 0; !d->overflow && i < part->setcap; i++)
+		if (part->set[i] != 0)
+			set_insert(d, part->set[i]);
+}
+
 /* Ertl's sigma(x) = x + sum_k x^(2^k) 2^(k-1), for x in [0, 1). */
 static double
 hll_sigma(double x)
@@ -231,6 +292,217 @@ hll_estimate(const struct distinct *d)
 	return m * m / (2 * log(2)) / z;
 }
 
+/* ---- byte ranges ------------------------------------------------------- */
+
+/* One byte range of a file, parsed by one thread. */
+struct part {
+	struct rec_reader *rr;		/* NULL: empty range */
+	struct distinct	 d;
+	struct rec_stats st;
+	pthread_t	 tid;
+	int		 started;	/* tid is a running thread */
+};
+
+static void
+count_keys(struct rec_reader *rr, struct distinct *d)
+{
+	struct record rec;
+
+	while (rec_next(rr, &rec))
+		distinct_add(d, key_hash(rec.key, rec.keylen));
+}
+
+static void *
+part_main(void *arg)
+{
+	struct part *p = arg;
+
+	count_keys(p->rr, &p->d);
+	rec_get_stats(p->rr, &p->st);
+	return NULL;
+}
+
+/* Ranges to cut a file of size bytes into: PSI_STREAM_CHECK_THREADS, else
+ * one per CPU with at least MIN_RANGE bytes each; 1 = single-threaded. */
+static unsigned
+check_threads(uint64_t size)
+{
+	const char *env = getenv("PSI_STREAM_CHECK_THREADS");
+	uint64_t v;
+	long ncpu;
+
+	if (env != NULL && *env != '\0') {
+		if (parse_uint(env, 1, MAX_THREADS, &v) != 0)
+			fatal(EXIT_USAGE, "PSI_STREAM_CHECK_THREADS must be "
+			    "1..%d", MAX_THREADS);
+		return (unsigned)v;
+	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	v = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (uint64_t)ncpu;
+	if (size / MIN_RANGE < v)
+		v = size / MIN_RANGE;
+	return v < 1 ? 1 : (unsigned)v;
+}
+
+/* Offset of the first byte c at or after off in fd, or size if none. */
+static uint64_t
+find_byte(int fd, const char *path, uint64_t off, uint64_t size, uint8_t c)
+{
+	uint8_t *buf = xmalloc(SCAN_BLOCK);
+	const uint8_t *q;
+	ssize_t n;
+
+	while (off < size) {
+		n = pread(fd, buf, SCAN_BLOCK, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fatal_errno(EXIT_IO, "cannot read %s", path);
+		if (n == 0)
+			break;
+		q = memchr(buf, c, (size_t)n);
+		if (q != NULL) {
+			off += (uint64_t)(q - buf);
+			free(buf);
+			return off;
+		}
+		off += (uint64_t)n;
+	}
+	free(buf);
+	return size;
+}
+
+/* 1 if the file starts with the zstd or gzip magic (source.c's tests). */
+static int
+compressed(const uint8_t *m, ssize_t n)
+{
+	return (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
+	    m[3] == 0xfd) || (n >= 2 && m[0] == 0x1f && m[1] == 0x8b);
+}
+
+/*
+ * Cuts path into ranges: cut[0] = 0 < cut[1] <= ... <= cut[n] = size, each
+ * cut right after a terminator.  Returns n, or 0 if the file is not to be
+ * split (not a plain regular file, too small, compressed): the single-
+ * threaded reader then deals with it, errors included.
+ */
+static unsigned
+split_file(const char *path, uint8_t term, uint64_t *cut)
+{
+	struct stat st;
+	uint8_t magic[4];
+	uint64_t size, nominal, t;
+	unsigned n, k;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
+	    compressed(magic, pread(fd, magic, sizeof(magic), 0))) {
+		close(fd);
+		return 0;
+	}
+	size = (uint64_t)st.st_size;
+	n = check_threads(size);
+	if (n > size)
+		n = (unsigned)size;
+	if (n < 2) {
+		close(fd);
+		return 0;
+	}
+	cut[0] = 0;
+	for (k = 1; k < n; k++) {
+		/* The record holding byte nominal - 1 ends range k - 1. */
+		nominal = size / n * k + size % n * k / n;
+		if (cut[k - 1] > nominal - 1) {
+			cut[k] = cut[k - 1];
+			continue;
+		}
+		t = find_byte(fd, path, nominal - 1, size, term);
+		cut[k] = t < size ? t + 1 : size;
+	}
+	cut[n] = size;
+	close(fd);
+	return n;
+}
+
+/* Adds a part's counts to tot; its record numbers start at recbase + 1. */
+static void
+add_stats(struct rec_stats *tot, const struct rec_stats *st, uint64_t recbase,
+    const char *name)
+{
+	uint64_t i;
+
+	tot->records += st->records;
+	tot->keys += st->keys;
+	tot->empty += st->empty;
+	tot->bytes += st->bytes;
+	for (i = 0; i < st->invalid && i < 5 && tot->invalid + i < 5; i++) {
+		tot->first_invalid[tot->invalid + i] = recbase +
+		    st->first_invalid[i];
+		tot->first_invalid_file[tot->invalid + i] = name;
+	}
+	tot->invalid += st->invalid;
+}
+
+/* Parses the n ranges of one file, on n threads (this one included). */
+static void
+check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
+    unsigned n, struct distinct *d, struct rec_stats *tot)
+{
+	struct part *parts = xcalloc(n, sizeof(*parts));
+	struct rec_opts ro;
+	uint64_t recbase = 0;
+	unsigned k;
+
+	/* Open every range here: opening a source is not thread-safe. */
+	for (k = 0; k < n; k++) {
+		if (cut[k] == cut[k + 1])
+			continue;
+		ro = *o;
+		ro.header = k == 0 ? o->header : 0;
+		parts[k].rr = rec_open_range(&ro, path, cut[k],
+		    cut[k + 1] - cut[k]);
+		distinct_init(&parts[k].d);
+	}
+	for (k = 1; k < n; k++)
+		if (parts[k].rr != NULL &&
+		    pthread_create(&parts[k].tid, NULL, part_main, &parts[k]) == 0)
+			parts[k].started = 1;
+	for (k = 0; k < n; k++) {
+		if (parts[k].rr == NULL)
+			continue;
+		if (parts[k].started)
+			pthread_join(parts[k].tid, NULL);
+		else
+			part_main(&parts[k]);	/* range 0, or no thread */
+		add_stats(tot, &parts[k].st, recbase, path);
+		/* Range 0 is never empty: its first record is the header. */
+		recbase += parts[k].st.records + (k == 0 && o->header ? 1 : 0);
+		distinct_merge(d, &parts[k].d);
+		distinct_free(&parts[k].d);
+		rec_close(parts[k].rr);
+	}
+	free(parts);
+}
+
+/* Parses one file on this thread. */
+static void
+check_whole(const struct rec_opts *o, char *path, struct distinct *d,
+    struct rec_stats *tot)
+{
+	struct rec_reader *rr = rec_open(o, &path, 1);
+	struct rec_stats st;
+
+	count_keys(rr, d);
+	rec_get_stats(rr, &st);
+	add_stats(tot, &st, 0, strcmp(path, "-") == 0 ? "stdin" : path);
+	rec_close(rr);
+}
+
 /* ---- the command ------------------------------------------------------- */
 
 static void
@@ -259,22 +531,35 @@ int
 cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 {
 	struct rec_opts o = *opts;
-	struct rec_reader *rr;
-	struct rec_stats st;
-	struct record rec;
+	struct rec_reader *rr = NULL;
+	struct rec_stats st = { 0 };
 	struct distinct dd = { 0 }, *d = &dd;
-	uint64_t distinct, dups;
+	uint64_t distinct, dups, cut[MAX_THREADS + 1];
 	double est;
+	unsigned n;
+	int i;
+	char dash[] = "-";
 
 	o.count_invalid = 1;
 	o.skip_invalid = 0;
-	d->reg = xcalloc(HLL_M, 1);
-	d->setcap = 1024;
-	d->set = xcalloc(d->setcap, sizeof(*d->set));
-	rr = rec_open(&o, files, nfiles);
-	while (rec_next(rr, &rec))
-		distinct_add(d, key_hash(rec.key, rec.keylen));
-	rec_get_stats(rr, &st);
+	distinct_init(d);
+	if (o.csv || check_threads(UINT64_MAX) < 2) {
+		rr = rec_open(&o, files, nfiles);
+		count_keys(rr, d);
+		rec_get_stats(rr, &st);
+	} else {
+		/* File by file, each cut into ranges if it can be. */
+		for (i = 0; i < (nfiles > 0 ? nfiles : 1); i++) {
+			char *path = nfiles > 0 ? files[i] : dash;
+
+			n = split_file(path, o.zero_term ? '\0' : '\n', cut);
+			if (n >= 2) {
+				vlog(2, "%s: parsing in %u byte ranges", path, n);
+				check_split(&o, path, cut, n, d, &st);
+			} else
+				check_whole(&o, path, d, &st);
+		}
+	}
 
 	if (d->overflow) {
 		est = hll_estimate(d);
@@ -298,7 +583,6 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 		fatal_errno(EXIT_IO, "cannot write to stdout");
 
 	rec_close(rr);
-	free(d->reg);
-	free(d->set);
+	distinct_free(d);
 	return st.invalid > 0 ? 1 : 0;
 }

@@ -3,6 +3,13 @@
  *
  * Call order: rec_open(), rec_next() until it returns 0, rec_get_stats(),
  * rec_close().  Sources are opened one at a time, in order.
+ * rec_open_range() instead reads one byte range of one plain file (see
+ * source_open_range()), opened at once so that the reader can then be
+ * used from another thread.  The range is parsed as if it were a file of
+ * its own: record numbers start at 1, and a last record without a
+ * terminator is complete.  Splitting a file right after terminators thus
+ * yields the same records as reading it whole (not with --csv, whose
+ * quoted terminators are not record ends).
  *
  * rec_next() walks the current source chunk by chunk.  Terminators are
  * found 64 bytes at a time: mask64() turns a block into a bit mask of
@@ -81,6 +88,8 @@ struct rec_reader {
 	int		 plain;		/* whole record is the key, as is */
 	uint64_t	 first;		/* 1 if the header is to be skipped */
 	uint64_t	 records_done;	/* records in the files before this one */
+	int		 ranged;	/* rec_open_range(): one byte range */
+	uint64_t	 range_off, range_len;
 	struct rec_stats st;
 };
 
@@ -481,7 +490,9 @@ next_file(struct rec_reader *r)
 	}
 	if (r->fileno >= r->nfiles)
 		return 0;
-	r->src = source_open(r->paths[r->fileno]);
+	r->src = r->ranged ?
+	    source_open_range(r->paths[r->fileno], r->range_off, r->range_len) :
+	    source_open(r->paths[r->fileno]);
 	r->recno = 0;
 	r->csv_state = CS_FSTART;
 	return 1;
@@ -645,6 +656,22 @@ rec_open(const struct rec_opts *o, char **files, int nfiles)
 		r->paths[i] = xstrdup(f);
 		r->names[i] = xstrdup(strcmp(f, "-") == 0 ? "stdin" : f);
 	}
+	return r;
+}
+
+struct rec_reader *
+rec_open_range(const struct rec_opts *o, const char *path, uint64_t off,
+    uint64_t len)
+{
+	char *copy = xstrdup(path);
+	struct rec_reader *r;
+
+	r = rec_open(o, &copy, 1);
+	free(copy);
+	r->ranged = 1;
+	r->range_off = off;
+	r->range_len = len;
+	next_file(r);
 	return r;
 }
 

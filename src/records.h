@@ -59,6 +59,11 @@ struct rec_reader;
 
 /* Reads files[0..nfiles-1] in order ("-" = stdin); no files = stdin. */
 struct rec_reader *rec_open(const struct rec_opts *, char **files, int nfiles);
+/* Reads bytes [off, off + len) of the plain regular file path as a file of
+ * its own (record numbers from 1; --header applies to its first record).
+ * The source is opened here: the reader may then move to another thread. */
+struct rec_reader *rec_open_range(const struct rec_opts *, const char *path,
+	    uint64_t off, uint64_t len);
 /* Next record with a key: 1, or 0 at the end of all input.  The pointers
  * in *r stay valid until the next call. */
 int	rec_next(struct rec_reader *, struct record *r);

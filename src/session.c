@@ -195,9 +195,7 @@ struct state {
 	struct sorter	*hits;		/* matched record indices */
 	size_t		 mem_vals, mem_hits;
 	uint64_t	 nkeys;		/* keys read = records spilled */
-	uint64_t	 peer_n;
 	uint64_t	 matched;
-	uint64_t	 digest_bytes;
 	unsigned	 t;
 	uint8_t		*frame;		/* CH_MAX_PAYLOAD */
 };
@@ -400,7 +398,6 @@ struct merge {
 	int		 have;		/* cur/idx hold an unconsumed pair */
 	u128		 cur;
 	uint64_t	 idx;
-	unsigned	 shift;		/* 128 - t */
 	int		 (*next)(void *, u128 *, uint64_t *);
 	void		*src;
 	struct recspill	*reveal;	/* querier: distinct matched values */
@@ -498,6 +495,55 @@ write_matches(struct state *S, struct output *out)
 	}
 	run_stats.matched_records = written;
 	return written;
+}
+
+/* A batch of our keys, copied out of the reader: at most CHUNK keys or
+ * CHUNK_KEYS bytes (one longer key on its own). */
+struct keys {
+	size_t		 n;
+	uint8_t		*buf;
+	size_t		*off;		/* n + 1 offsets into buf */
+	size_t		 cap;
+};
+
+static void
+keys_init(struct keys *k)
+{
+	k->n = 0;
+	k->cap = CHUNK_KEYS;
+	k->buf = xmalloc(k->cap);
+	k->off = xreallocarray(NULL, CHUNK + 1, sizeof(size_t));
+	k->off[0] = 0;
+}
+
+static void
+keys_free(struct keys *k)
+{
+	free(k->buf);
+	free(k->off);
+}
+
+/* Key i of the batch. */
+#define KEY(k, i)	((k)->buf + (k)->off[i])
+#define KEYLEN(k, i)	((k)->off[(i) + 1] - (k)->off[i])
+
+/* Refill the batch from the input; returns how many keys it holds. */
+static size_t
+keys_read(struct state *S, struct keys *k)
+{
+	struct record r;
+
+	k->n = 0;
+	while (k->n < CHUNK && k->off[k->n] < CHUNK_KEYS && next_key(S, &r)) {
+		if (r.keylen > k->cap - k->off[k->n]) {
+			k->cap = k->off[k->n] + r.keylen;
+			k->buf = xreallocarray(k->buf, k->cap, 1);
+		}
+		memcpy(k->buf + k->off[k->n], r.key, r.keylen);
+		k->off[k->n + 1] = k->off[k->n] + r.keylen;
+		k->n++;
+	}
+	return k->n;
 }
 
 /* ---- querier ------------------------------------------------------------- */
@@ -685,7 +731,7 @@ run_querier(struct state *S)
 	ch_send(S->ch, FR_QEND, S->frame, 8);
 	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
 		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
-	nh = S->peer_n = run_stats.peer_records = get_u64(S->frame);
+	nh = run_stats.peer_records = get_u64(S->frame);
 	set_t(S, S->nkeys, nh);
 	stats_phase("match");
 	progress_phase("match", nh);
@@ -693,7 +739,6 @@ run_querier(struct state *S)
 	/* Matched values wait in a spill: the holder is not reading while
 	 * it sends the digest, so the reveal cannot go out yet. */
 	memset(&m, 0, sizeof(m));
-	m.shift = 128 - S->t;
 	m.next = next_sorted;
 	m.src = S;
 	if (S->o->p.reveal == REVEAL_BOTH)
@@ -728,12 +773,10 @@ run_querier(struct state *S)
 /* ---- holder -------------------------------------------------------------- */
 
 struct hbatch {			/* keys being evaluated, or a query */
-	size_t		 n;
+	size_t		 n;		/* query elements */
 	const uint8_t	*sk;
-	uint8_t		*keys;
-	size_t		*koff;
-	size_t		 kcap;
-	uint8_t		*out;		/* n * 64 */
+	struct keys	 k;		/* own keys */
+	uint8_t		*out;		/* k.n * 64 */
 	const uint8_t	*in;		/* query: n * 32 blinded */
 	uint8_t		*ev;		/* query: n * 32 evaluated */
 	atomic_int	 bad;
@@ -745,8 +788,8 @@ job_evaluate(void *arg, size_t lo, size_t hi)
 	struct hbatch *b = arg;
 
 	for (size_t i = lo; i < hi; i++)
-		if (oprf_evaluate(b->out + 64 * i, b->sk, b->keys + b->koff[i],
-		    b->koff[i + 1] - b->koff[i]) < 0)
+		if (oprf_evaluate(b->out + 64 * i, b->sk, KEY(&b->k, i),
+		    KEYLEN(&b->k, i)) < 0)
 			atomic_store(&b->bad, 1);
 }
 
@@ -779,27 +822,15 @@ answer_query(struct state *S, struct hbatch *q, size_t n)
 static int
 evaluate_batch(struct state *S, struct hbatch *b)
 {
-	struct record r;
 	uint64_t first = S->nkeys;
 
-	b->n = 0;
-	b->koff[0] = 0;
-	while (b->n < CHUNK && b->koff[b->n] < CHUNK_KEYS && next_key(S, &r)) {
-		if (r.keylen > b->kcap - b->koff[b->n]) {
-			b->kcap = b->koff[b->n] + r.keylen;
-			b->keys = xreallocarray(b->keys, b->kcap, 1);
-		}
-		memcpy(b->keys + b->koff[b->n], r.key, r.keylen);
-		b->koff[b->n + 1] = b->koff[b->n] + r.keylen;
-		b->n++;
-	}
-	if (b->n == 0)
+	if (keys_read(S, &b->k) == 0)
 		return 0;
 	atomic_store(&b->bad, 0);
-	pool_run(S->pool, job_evaluate, b, b->n);
+	pool_run(S->pool, job_evaluate, b, b->k.n);
 	if (atomic_load(&b->bad))
 		fatal(EXIT_IO, "a key cannot be hashed to the group");
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->k.n; i++)
 		sorter_add(S->vals, value_of(b->out + 64 * i), first + i);
 	return 1;
 }
@@ -822,9 +853,7 @@ run_holder(struct state *S)
 	memset(&own, 0, sizeof(own));
 	memset(&q, 0, sizeof(q));
 	own.sk = q.sk = sk;
-	own.kcap = CHUNK_KEYS;
-	own.keys = xmalloc(own.kcap);
-	own.koff = xreallocarray(NULL, CHUNK + 1, sizeof(size_t));
+	keys_init(&own.k);
 	own.out = xmalloc(CHUNK * OPRF_OUT);
 	q.ev = xmalloc(CHUNK * OPRF_ELEM);
 
@@ -855,11 +884,10 @@ run_holder(struct state *S)
 	}
 	input_done(S);
 	sodium_free(sk);
-	free(own.keys);
-	free(own.koff);
+	keys_free(&own.k);
 	free(own.out);
 	free(q.ev);
-	S->peer_n = run_stats.peer_records = nq;
+	run_stats.peer_records = nq;
 	stats_phase("sort");
 	progress_phase("sort", 0);
 	sorter_finish(S->vals);
@@ -887,7 +915,7 @@ run_holder(struct state *S)
 		}
 	}
 	sent = setsend_end(&dig, FR_DEND);
-	S->digest_bytes = run_stats.digest_bytes = dig.bytes;
+	run_stats.digest_bytes = dig.bytes;
 	vlog(2, "digest: %" PRIu64 " values in %" PRIu64 " bytes, %.2f bits "
 	    "per key (t = %u)", sent, dig.bytes, S->nkeys ?
 	    8.0 * (double)dig.bytes / (double)S->nkeys : 0.0, S->t);
@@ -930,11 +958,9 @@ run_holder(struct state *S)
  */
 
 struct cbatch {
-	size_t		 n;
+	size_t		 n;		/* elements in `in` */
 	const uint8_t	*scalar;	/* r (querier) or k (holder) */
-	uint8_t		*keys;
-	size_t		*koff;
-	size_t		 kcap;
+	struct keys	 k;		/* own keys */
 	const uint8_t	*in;		/* elements to multiply */
 	uint8_t		*elem;		/* n * 32 results */
 	uint8_t		*out;		/* n * 64 count hashes */
@@ -961,8 +987,7 @@ job_hash_mul(void *arg, size_t lo, size_t hi)
 	uint8_t p[32];
 
 	for (size_t i = lo; i < hi; i++) {
-		if (oprf_hash_to_group(p, b->keys + b->koff[i],
-		    b->koff[i + 1] - b->koff[i]) < 0 ||
+		if (oprf_hash_to_group(p, KEY(&b->k, i), KEYLEN(&b->k, i)) < 0 ||
 		    crypto_scalarmult_ristretto255(b->elem + 32 * i, b->scalar,
 		    p) != 0) {
 			atomic_store(&b->bad, 1);
@@ -997,9 +1022,7 @@ cbatch_init(struct cbatch *b, const uint8_t *scalar, int hashes)
 {
 	memset(b, 0, sizeof(*b));
 	b->scalar = scalar;
-	b->kcap = CHUNK_KEYS;
-	b->keys = xmalloc(b->kcap);
-	b->koff = xreallocarray(NULL, CHUNK + 1, sizeof(size_t));
+	keys_init(&b->k);
 	b->elem = xmalloc(CHUNK * 32);
 	b->out = hashes ? xmalloc(CHUNK * 64) : NULL;
 }
@@ -1007,8 +1030,7 @@ cbatch_init(struct cbatch *b, const uint8_t *scalar, int hashes)
 static void
 cbatch_free(struct cbatch *b)
 {
-	free(b->keys);
-	free(b->koff);
+	keys_free(&b->k);
 	free(b->elem);
 	free(b->out);
 }
@@ -1017,20 +1039,7 @@ cbatch_free(struct cbatch *b)
 static size_t
 cbatch_read(struct state *S, struct cbatch *b)
 {
-	struct record r;
-
-	b->n = 0;
-	b->koff[0] = 0;
-	while (b->n < CHUNK && b->koff[b->n] < CHUNK_KEYS && next_key(S, &r)) {
-		if (r.keylen > b->kcap - b->koff[b->n]) {
-			b->kcap = b->koff[b->n] + r.keylen;
-			b->keys = xreallocarray(b->keys, b->kcap, 1);
-		}
-		memcpy(b->keys + b->koff[b->n], r.key, r.keylen);
-		b->koff[b->n + 1] = b->koff[b->n] + r.keylen;
-		b->n++;
-	}
-	return b->n;
+	return b->n = keys_read(S, &b->k);
 }
 
 static void
@@ -1141,7 +1150,7 @@ run_count_querier(struct state *S)
 	/* 3. count our values that are in the holder's digest */
 	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
 		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
-	nh = S->peer_n = run_stats.peer_records = get_u64(S->frame);
+	nh = run_stats.peer_records = get_u64(S->frame);
 	set_t(S, nq, nh);
 	stats_phase("match");
 	progress_phase("match", nh);
@@ -1228,7 +1237,7 @@ run_count_holder(struct state *S)
 	sodium_free(sk);
 	cbatch_free(&own);
 	cbatch_free(&q);
-	S->peer_n = run_stats.peer_records = nq;
+	run_stats.peer_records = nq;
 	stats_phase("sort");
 	sorter_finish(S->vals);
 	put_u64(S->frame, S->nkeys);
@@ -1242,7 +1251,7 @@ run_count_holder(struct state *S)
 	while (next_sorted(S, &v, &idx))
 		setsend_push(&dig, v);
 	sent = setsend_end(&dig, FR_DEND);
-	S->digest_bytes = run_stats.digest_bytes = dig.bytes;
+	run_stats.digest_bytes = dig.bytes;
 	size_t n = ch_expect(S->ch, FR_COUNT, S->frame);
 	if (S->o->p.reveal == REVEAL_BOTH) {
 		if (n != 8 || (c = get_u64(S->frame)) > sent || c > nq)

@@ -25,8 +25,15 @@
  *     window is capped at 2^ZSTD_WINDOWLOG_CAP so a hostile frame header
  *     cannot make us allocate more.
  *
+ * source_open_range() reads only the bytes [off, off + len) of a regular
+ * file, with no format detection: `check` uses it to parse one file in
+ * byte ranges on several threads (each range has its own source and ring).
+ * It sets `end`: read-ahead stops there, and the buffer reaching it is the
+ * last.  A plain source has end = UINT64_MAX, so nothing changes for it.
+ *
  * The ring probe runs once per process (the first source_open() that wants
- * io_uring); PSI_STREAM_IO is read at every open.  All errors are fatal
+ * io_uring); PSI_STREAM_IO is read at every open.  Opening is therefore not
+ * thread-safe; a source once open may be read from any one thread.  All errors are fatal
  * (exit 2) and name the file.
  */
 #include <errno.h>
@@ -65,6 +72,8 @@ struct source {
 	int		 fd;
 	int		 regular;
 	uint64_t	 size;		/* regular files: st_size */
+	uint64_t	 end;		/* range: offset after the last byte to
+					   read; else UINT64_MAX */
 	int		 raw_eof;
 
 	/* io_uring */
@@ -186,6 +195,14 @@ get_sqe(struct source *s)
 	return sqe;
 }
 
+/* Bytes buffer b is to hold when full: BUFSZ, less at the end of a range. */
+static size_t
+buf_want(const struct source *s, const struct rbuf *b)
+{
+	return s->regular && s->end - b->off < BUFSZ ?
+	    (size_t)(s->end - b->off) : BUFSZ;
+}
+
 /* Queues a read filling the rest of buffer i (submitted by the caller). */
 static void
 queue_read(struct source *s, int i)
@@ -195,7 +212,7 @@ queue_read(struct source *s, int i)
 	uint64_t off = s->regular ? b->off + b->len : (uint64_t)-1;
 
 	io_uring_prep_read(sqe, s->fd, b->data + b->len,
-	    (unsigned)(BUFSZ - b->len), off);
+	    (unsigned)(buf_want(s, b) - b->len), off);
 	io_uring_sqe_set_data(sqe, (void *)(uintptr_t)(i + 1));
 	b->state = B_INFLIGHT;
 	s->inflight++;
@@ -219,8 +236,13 @@ start_buffer(struct source *s, int i)
 
 	b->len = 0;
 	b->off = s->next_off;
-	if (s->regular)
+	if (s->regular) {
+		if (b->off >= s->end) {
+			s->stop = 1;	/* end of range: leave it idle */
+			return;
+		}
 		s->next_off += BUFSZ;
+	}
 	queue_read(s, i);
 }
 
@@ -257,7 +279,7 @@ reap_one(struct source *s)
 	} else {
 		b->len += (size_t)res;
 		/* A short read of a regular file is not EOF: read on. */
-		if (s->regular && b->len < BUFSZ) {
+		if (s->regular && b->len < buf_want(s, b)) {
 			queue_read(s, i);
 			submit(s);
 		}
@@ -291,6 +313,8 @@ uring_next(struct source *s, const uint8_t **out, size_t *len)
 		if (s->stop)
 			goto eof;
 		start_buffer(s, s->head);
+		if (b->state == B_IDLE)
+			goto eof;
 		submit(s);
 	}
 	while (b->state == B_INFLIGHT)
@@ -302,7 +326,7 @@ uring_next(struct source *s, const uint8_t **out, size_t *len)
 	s->head = (s->head + 1) % s->nbuf;
 	/* A partial buffer is where the file ended: anything a later read
 	 * found (the file grew meanwhile) would leave a gap. */
-	if (s->regular && b->len < BUFSZ)
+	if (s->regular && (b->len < BUFSZ || b->off + b->len >= s->end))
 		s->stop = s->eof_next = 1;
 	/* Pipes: start the next read now, while the caller parses. */
 	if (!s->regular && !s->stop && s->buf[s->head].state == B_IDLE) {
@@ -362,11 +386,20 @@ static int
 read_next(struct source *s, const uint8_t **out, size_t *len)
 {
 	ssize_t n;
+	size_t want = BUFSZ;
 
 	if (s->raw_eof)
 		return 0;
+	if (s->end != UINT64_MAX && s->end - s->next_off < want)
+		want = (size_t)(s->end - s->next_off);
 	for (;;) {
-		n = read(s->fd, s->rdbuf, BUFSZ);
+		if (want == 0) {
+			s->raw_eof = 1;
+			return 0;
+		}
+		n = s->end != UINT64_MAX ?
+		    pread(s->fd, s->rdbuf, want, (off_t)s->next_off) :
+		    read(s->fd, s->rdbuf, want);
 		if (n > 0)
 			break;
 		if (n == 0) {
@@ -381,6 +414,7 @@ read_next(struct source *s, const uint8_t **out, size_t *len)
 		}
 		read_error(s, errno);
 	}
+	s->next_off += (uint64_t)n;
 	*out = s->rdbuf;
 	*len = (size_t)n;
 	return 1;
@@ -505,13 +539,13 @@ zstd_next(struct source *s, const uint8_t **out, size_t *len)
 
 /* ---- API --------------------------------------------------------------- */
 
-struct source *
-source_open(const char *path)
+/* Opens path ("-" = stdin) and sets up reading from its start (or, for a
+ * regular stdin, from its current offset); no format detection yet. */
+static struct source *
+open_raw(const char *path, uint64_t off, uint64_t end)
 {
 	struct source *s = xcalloc(1, sizeof(*s));
-	const uint8_t *start;
 	struct stat st;
-	size_t n;
 	int i;
 
 	if (strcmp(path, "-") == 0) {
@@ -535,6 +569,14 @@ source_open(const char *path)
 		s->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 		s->next_off = pos > 0 ? (uint64_t)pos : 0;
 	}
+	s->end = UINT64_MAX;
+	if (end != UINT64_MAX) {
+		if (!S_ISREG(st.st_mode))
+			fatal(EXIT_IO, "%s: not a regular file", s->name);
+		s->next_off = off;
+		s->end = end;
+		s->size = end - off;
+	}
 
 	s->uring = want_uring(s);
 	last_uring = s->uring;
@@ -551,6 +593,15 @@ source_open(const char *path)
 	} else {
 		s->rdbuf = xmalloc(BUFSZ);
 	}
+	return s;
+}
+
+struct source *
+source_open(const char *path)
+{
+	struct source *s = open_raw(path, 0, UINT64_MAX);
+	const uint8_t *start;
+	size_t n;
 
 	peek_start(s, &start, &n);
 	if (n >= 4 && start[0] == 0x28 && start[1] == 0xb5 &&
@@ -563,6 +614,14 @@ source_open(const char *path)
 		    s->fd == STDIN_FILENO ? "FILE" : s->name);
 	}
 	return s;
+}
+
+struct source *
+source_open_range(const char *path, uint64_t off, uint64_t len)
+{
+	if (len > UINT64_MAX - 1 - off)
+		fatal(EXIT_IO, "%s: invalid byte range", path);
+	return open_raw(path, off, off + len);
 }
 
 int

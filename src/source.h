@@ -19,6 +19,10 @@
 struct source;
 
 struct source *source_open(const char *path);
+/* The bytes [off, off + len) of the regular file path, as they are: no
+ * zstd or gzip detection (the caller knows the file is plain). */
+struct source *source_open_range(const char *path, uint64_t off,
+	    uint64_t len);
 /* Next chunk of (decompressed) bytes; *buf stays valid until the next call.
  * Returns 1 with *len > 0, or 0 at end of stream. */
 int	source_next(struct source *, const uint8_t **buf, size_t *len);

@@ -4,7 +4,9 @@
 # newline inside quotes, header), --trim/--ignore-case, key fields, invalid
 # records (exit 1, first record numbers, file names), exact and estimated
 # duplicate counts, stdin, and the fatal cases (gzip, missing file,
-# directory: exit 2).  Every case runs through both io paths (io_uring and
+# directory: exit 2).  A plain file cut into byte ranges parsed in parallel
+# (PSI_STREAM_CHECK_THREADS) must print exactly what the single-threaded
+# path prints, on inputs chosen to hit every boundary case.  Every case runs through both io paths (io_uring and
 # PSI_STREAM_IO=read), which must print the same.  strace confirms that
 # io_uring is used by default and not with PSI_STREAM_IO=read, and (by
 # fault injection) that a refused io_uring_setup falls back silently.
@@ -204,6 +206,130 @@ awk '/^duplicate keys ~/ { d = substr($3, 2) + 0; m = $5; sub(/\+-/, "", m);
 rc=$?
 ok $rc "beyond the exact set: estimate within its printed margin"
 [ $rc -eq 0 ] || sed 's/^/#   /' "$T/est"
+
+# ---- parallel check --------------------------------------------------------
+
+# split_same DESC ARGS...: `check ARGS` cut into 2..64 byte ranges
+# (PSI_STREAM_CHECK_THREADS), through both io paths, prints exactly what the
+# single-threaded path (PSI_STREAM_CHECK_THREADS=1) prints, with the same
+# exit status and stderr.
+split_same() {
+	desc=$1
+	shift
+	PSI_STREAM_CHECK_THREADS=1 "$PS" check "$@" >"$T/ref.out" 2>"$T/ref.err"
+	rc0=$?
+	good=0
+	for io in uring read; do
+		for t in 2 3 4 7 16 64; do
+			if [ $io = read ]; then
+				PSI_STREAM_IO=read PSI_STREAM_CHECK_THREADS=$t \
+				    "$PS" check "$@" >"$T/par.out" 2>"$T/par.err"
+			else
+				PSI_STREAM_CHECK_THREADS=$t \
+				    "$PS" check "$@" >"$T/par.out" 2>"$T/par.err"
+			fi
+			rc=$?
+			if [ $rc -ne $rc0 ] || ! cmp -s "$T/ref.out" "$T/par.out" ||
+			    ! cmp -s "$T/ref.err" "$T/par.err"; then
+				good=1
+				echo "# $io, $t ranges: exit $rc, want $rc0"
+				diff "$T/ref.out" "$T/par.out" | sed 's/^/#   /'
+				diff "$T/ref.err" "$T/par.err" | sed 's/^/#   /'
+				break 2
+			fi
+		done
+	done
+	ok $good "$desc"
+}
+
+# Random lines of 0..120 bytes from a small alphabet (many duplicates),
+# some empty, some CRLF.
+awk 'BEGIN { srand(7); for (i = 0; i < 20000; i++) {
+	n = int(rand() * rand() * 120); s = ""
+	for (j = 0; j < n; j++) s = s substr("abcab\tc", int(rand() * 7) + 1, 1)
+	printf "%s%s\n", s, rand() < 0.2 ? "\r" : "" } }' >"$T/rand.txt"
+split_same "ranges: random line lengths, CRLF, empty lines" "$T/rand.txt"
+split_same "ranges: --key-field 2 with missing fields (invalid numbers)" \
+    --key-field 2 "$T/rand.txt"
+split_same "ranges: --header --key-field 3 --skip-invalid" \
+    --header --key-field 3 --skip-invalid "$T/rand.txt"
+split_same "ranges: --trim --ignore-case --delimiter b" \
+    --trim --ignore-case --key-field 2 --delimiter b "$T/rand.txt"
+tr '\n' '\0' <"$T/rand.txt" >"$T/rand.bin"
+split_same "ranges: -z" -z "$T/rand.bin"
+split_same "ranges: -z --header --key-field 2" -z --header --key-field 2 \
+    "$T/rand.bin"
+split_same "ranges: without -z, a NUL file is one giant record" "$T/rand.bin"
+head -c -1 "$T/rand.txt" >"$T/noeol.txt"
+split_same "ranges: last record without terminator" --header "$T/noeol.txt"
+for f in 'a' 'ab' '\n' '\n\n' 'a\nb' '\r\n' 'a\n\nb\n' '\t\t\n'; do
+	printf "$f" >"$T/tiny"
+	split_same "ranges: tiny file $(printf '%s' "$f" | tr '\\' /) (fewer bytes than ranges)" \
+	    --header --key-field 2 "$T/tiny"
+done
+awk 'BEGIN { for (i = 0; i < 300000; i++) printf "%c", 97 + i % 26 }' \
+    >"$T/giant.txt"
+split_same "ranges: one giant line without terminator" "$T/giant.txt"
+echo >>"$T/giant.txt"
+seq 1 1000 >>"$T/giant.txt"
+split_same "ranges: a giant line, then short ones" --header "$T/giant.txt"
+{ seq 1 5000; head -c 70000 /dev/zero | tr '\0' k; echo; seq 1 5000; } \
+    >"$T/longkey.txt"
+split_same "ranges: a key over 65535 bytes is invalid, numbered" \
+    "$T/longkey.txt"
+awk 'BEGIN { for (i = 1; i <= 30000; i++)
+	if (i % 2999 == 0) print i; else printf "%d\t%d\n", i, i % 7 }' \
+    >"$T/sparse.txt"
+split_same "ranges: invalid records spread over ranges keep their numbers" \
+    --key-field 2 "$T/sparse.txt"
+tr '\n' '\0' <"$T/sparse.txt" >"$T/sparse.bin"
+split_same "ranges: the same with --header and -z" --header -z --key-field 2 \
+    "$T/sparse.bin"
+split_same "ranges: several files, invalid records name their file" \
+    --key-field 2 "$T/rand.txt" "$T/bad1.txt" "$T/rand.bin" "$T/rand.txt"
+seq 1 262144 >"$T/exact.txt"
+split_same "ranges: exactly the exact-set limit of distinct keys" "$T/exact.txt"
+seq 1 262145 >"$T/over.txt"
+split_same "ranges: one key past the exact set: the same estimate" "$T/over.txt"
+split_same "ranges: sets that overflow only once merged" "$T/exact.txt" \
+    "$T/over.txt" "$T/big.txt"
+if command -v zstd >/dev/null 2>&1; then
+	zstd -q -c "$T/rand.txt" >"$T/rand.zst"
+	split_same "ranges: zstd input is read whole" "$T/rand.zst" "$T/rand.txt"
+else
+	skip "no zstd"
+fi
+split_same "ranges: --csv is read whole" --csv --key-field 2 "$T/rand.txt"
+
+# Which path was taken: -v names the files that were cut.
+PSI_STREAM_CHECK_THREADS=3 "$PS" check -v "$T/rand.txt" "$T/bad1.txt" \
+    >/dev/null 2>"$T/verr"
+grep -q "rand.txt: parsing in 3 byte ranges" "$T/verr" &&
+    grep -q "bad1.txt: parsing in 3 byte ranges" "$T/verr"
+ok $? "PSI_STREAM_CHECK_THREADS=3 cuts every plain file in 3"
+{ PSI_STREAM_CHECK_THREADS=3 "$PS" check -v --csv "$T/rand.txt"
+  PSI_STREAM_CHECK_THREADS=1 "$PS" check -v "$T/rand.txt"
+  PSI_STREAM_CHECK_THREADS=3 "$PS" check -v - <"$T/rand.txt"
+  [ -f "$T/rand.zst" ] &&
+      PSI_STREAM_CHECK_THREADS=3 "$PS" check -v "$T/rand.zst"
+} >/dev/null 2>"$T/verr"
+! grep -q "byte ranges" "$T/verr"
+ok $? "no cutting with --csv, one thread, stdin or zstd"
+"$PS" check -v "$T/rand.txt" >/dev/null 2>"$T/verr"
+! grep -q "byte ranges" "$T/verr"
+ok $? "by default a small file is not cut"
+awk 'BEGIN { for (i = 0; i < 400000; i++) print i % 250000 }' >"$T/mid.txt"
+"$PS" check -v "$T/mid.txt" >"$T/a" 2>"$T/verr"
+PSI_STREAM_CHECK_THREADS=1 "$PS" check "$T/mid.txt" >"$T/b"
+if [ "$(getconf _NPROCESSORS_ONLN)" -gt 1 ]; then
+	grep -q "byte ranges" "$T/verr" && cmp -s "$T/a" "$T/b"
+	ok $? "by default a file over 2 MiB is cut, with the same output"
+else
+	skip "one CPU: nothing is cut by default"
+fi
+PSI_STREAM_CHECK_THREADS=0 "$PS" check "$T/rand.txt" >/dev/null 2>&1
+[ $? -eq 1 ]
+ok $? "PSI_STREAM_CHECK_THREADS=0 is a usage error"
 
 # ---- io paths --------------------------------------------------------------
 

@@ -9,7 +9,9 @@
  * (good, multi-frame, corrupt, truncated), gzip refusal, several files,
  * stdin as a slow pipe, missing files and directories; plus randomized
  * comparisons (plain and CSV, from files and from pipes whose chunks end
- * anywhere) against byte-by-byte reference readers.  Each case runs through both io
+ * anywhere) against byte-by-byte reference readers.  Byte ranges
+ * (source_open_range, rec_open_range) return exactly their bytes, and
+ * ranges cut after terminators give the records of the whole file.  Each case runs through both io
  * paths (io_uring and PSI_STREAM_IO=read); fatal cases run in forked
  * children whose exit status and stderr are checked.  Every positive case
  * has a negative twin.
@@ -1189,6 +1191,88 @@ t_random_csv(void)
 	free(d);
 }
 
+/* 1 if bytes [off, off + len) of path, read through source_open_range(),
+ * are want (the file's bytes there). */
+static int
+range_matches(const char *path, uint64_t off, uint64_t len, const uint8_t *want)
+{
+	struct source *s = source_open_range(path, off, len);
+	const uint8_t *b;
+	size_t n, got = 0;
+	int same = 1;
+
+	while (source_next(s, &b, &n)) {
+		if (got + n > len || memcmp(want + got, b, n) != 0)
+			same = 0;
+		got += n;
+	}
+	source_close(s);
+	return same && got == len;
+}
+
+static void
+t_ranges(void)
+{
+	size_t n = (5u << 20) + 12345, i, k;
+	uint8_t *d = xmalloc(n);
+	uint64_t cuts[] = { 0, 1, 4, 524287, 524288, 524289, 2097153,
+	    3000000, 5000000 };
+	struct rec_opts o = { 0 };
+	struct rec_reader *rr;
+	struct record r;
+	struct rec_stats st;
+	uint64_t recs = 0, keyhash = 0, whole_recs, whole_hash;
+	unsigned seed = 99;
+	char *p;
+	int good = 1;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245 + 12345;
+		d[i] = (seed >> 16) % 40 == 0 ? '\n' : (uint8_t)(seed >> 20);
+	}
+	/* A zstd magic where a range starts: ranges are never decoded. */
+	memcpy(d + 524288, "\x28\xb5\x2f\xfd", 4);
+	p = put_file("ranges.bin", d, n);
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		for (k = i; k < sizeof(cuts) / sizeof(cuts[0]); k++)
+			if (!range_matches(p, cuts[i], cuts[k] - cuts[i],
+			    d + cuts[i]))
+				good = 0, diag("range %llu..%llu differs",
+				    (unsigned long long)cuts[i],
+				    (unsigned long long)cuts[k]);
+	if (!range_matches(p, 3000000, n - 3000000, d + 3000000) ||
+	    !range_matches(p, 0, n, d))
+		good = 0;
+	ok(good, "source_open_range: every range, empty to whole, across "
+	    "buffer boundaries, no zstd detection [%s]", io);
+
+	/* The same records, whole or in ranges cut after terminators. */
+	rr = rec_open(&o, &p, 1);
+	while (rec_next(rr, &r))
+		keyhash = keyhash * 31 + r.keylen + r.key[0] + r.recno;
+	rec_get_stats(rr, &st);
+	rec_close(rr);
+	whole_recs = st.records;
+	whole_hash = keyhash;
+	keyhash = 0;
+	for (i = 0, k = 0; i < n; i = k) {
+		k = i + 700000 < n ? i + 700000 : n;
+		while (k < n && d[k - 1] != '\n')
+			k++;
+		rr = rec_open_range(&o, p, i, k - i);
+		while (rec_next(rr, &r))
+			keyhash = keyhash * 31 + r.keylen + r.key[0] + recs +
+			    r.recno;
+		rec_get_stats(rr, &st);
+		rec_close(rr);
+		recs += st.records;
+	}
+	ok(recs == whole_recs && keyhash == whole_hash, "rec_open_range: "
+	    "ranges cut after terminators give the records of the whole "
+	    "file, numbered from 1 in each [%s]", io);
+	free(d);
+}
+
 static void
 t_stats_and_io(void)
 {
@@ -1252,6 +1336,7 @@ main(void)
 		t_random();
 		t_random_csv();
 		t_stats_and_io();
+		t_ranges();
 	}
 	{
 		char cmd[300];
