@@ -35,11 +35,19 @@ same_file() {
 done_testing() { [ "$_failed" -eq 0 ]; }
 
 # A port that is free right now (the listener retries on a clash anyway).
+# Ports are drawn below the kernel's ephemeral range (the local ports of
+# outgoing connections, which a listener cannot bind either) and must be
+# unused in every state, not only free of listeners.
 free_port() {
+	_lo=20000 _hi=32768
+	if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+		read -r _e _ </proc/sys/net/ipv4/ip_local_port_range
+		[ "$_e" -gt 11024 ] && _hi=$_e && _lo=$((_e > 30000 ? _e - 12768 : 10000))
+	fi
 	while :; do
-		p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+		p=$(( _lo + $(od -An -N2 -tu2 /dev/urandom) % (_hi - _lo) ))
 		if command -v ss >/dev/null 2>&1; then
-			ss -Htln "sport = :$p" 2>/dev/null | grep -q . || break
+			ss -Htan "sport = :$p" 2>/dev/null | grep -q . || break
 		else
 			break
 		fi
