@@ -35,10 +35,10 @@ for m in $mults; do
 	qr=$(awk '/Maximum resident/ { print $NF }' "$w/q.time")
 	left=$(find "$w/tq" "$w/th" -mindepth 1 | wc -l)
 	in=$(wc -c <"$w/q")
-	awk -v m="$m" -v in="$in" -v b="$bytes" -v hr="$hr" -v qr="$qr" -v n="$n" \
+	awk -v m="$m" -v sz="$in" -v b="$bytes" -v hr="$hr" -v qr="$qr" -v n="$n" \
 	    -v got="$(wc -l <"$w/q.out")" -v left="$left" 'BEGIN {
 	    printf "%4dx budget: %d records, %.0f MiB input each; peak RSS holder %.1f MiB, querier %.1f MiB (%.2f and %.2f of the budget); %d matches of %d; %d temporary files left\n",
-	        m, n, in / 1048576, hr / 1024, qr / 1024, hr * 1024 / b, qr * 1024 / b, got, int((n + 3) / 4), left }'
+	        m, n, sz / 1048576, hr / 1024, qr / 1024, hr * 1024 / b, qr * 1024 / b, got, int((n + 3) / 4), left }'
 	sed -n 's/.*digest: \([0-9]*\) values in \([0-9]*\) bytes, \([0-9.]*\) bits per key (t = \([0-9]*\)).*/\1 \2 \3 \4/p' "$w/h.err" |
 	    awk '{ bound = $4 - log($1) / log(2) + 2;
 	        printf "       digest: %.2f bits per holder key, bound t - log2(nH) + 2 = %.2f (ratio %.3f)\n", $3, bound, $3 / bound }'

@@ -254,6 +254,22 @@ value_of(const uint8_t out[OPRF_OUT])
 	return gcs_truncate(out, 128);
 }
 
+/* The holder's key count: 8 bytes, and no more than any input could hold
+ * (2^48 keys: far beyond 10^10, far below what would overflow counts). */
+static uint64_t
+recv_hcount(struct state *S)
+{
+	uint64_t nh;
+
+	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
+		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
+	nh = get_u64(S->frame);
+	if (nh > (uint64_t)1 << 48)
+		fatal(EXIT_PROTO, "peer claims %" PRIu64 " keys, more than any "
+		    "input can hold", nh);
+	return nh;
+}
+
 static void
 set_t(struct state *S, uint64_t nq, uint64_t nh)
 {
@@ -729,9 +745,7 @@ run_querier(struct state *S)
 	    sorter_runs(S->vals));
 	put_u64(S->frame, S->nkeys);
 	ch_send(S->ch, FR_QEND, S->frame, 8);
-	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
-		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
-	nh = run_stats.peer_records = get_u64(S->frame);
+	nh = run_stats.peer_records = recv_hcount(S);
 	set_t(S, S->nkeys, nh);
 	stats_phase("match");
 	progress_phase("match", nh);
@@ -1148,9 +1162,7 @@ run_count_querier(struct state *S)
 	sorter_finish(S->vals);
 
 	/* 3. count our values that are in the holder's digest */
-	if (ch_expect(S->ch, FR_HCOUNT, S->frame) != 8)
-		fatal(EXIT_PROTO, "malformed HCOUNT from peer");
-	nh = run_stats.peer_records = get_u64(S->frame);
+	nh = run_stats.peer_records = recv_hcount(S);
 	set_t(S, nq, nh);
 	stats_phase("match");
 	progress_phase("match", nh);

@@ -680,12 +680,13 @@ holder(const char *s)
 		drain();
 	}
 	if (strcmp(s, "h-hcount-huge-digest") == 0) {
-		/* 2^63 announced: a chunk claiming 2^20 values must not make
-		 * psi-stream allocate for them before decoding */
-		send_u64(FR_HCOUNT, (uint64_t)1 << 63);
+		/* 2^40 announced (2^63 is refused outright): a chunk claiming
+		 * 2^20 values must not make psi-stream allocate for them
+		 * before decoding */
+		send_u64(FR_HCOUNT, (uint64_t)1 << 40);
 		memset(frame, 0, GCS_HEADER);
 		put_u32(frame, GCS_MAX_COUNT);
-		frame[4] = (uint8_t)gcs_trunc_bits(nq, (uint64_t)1 << 63);
+		frame[4] = (uint8_t)gcs_trunc_bits(nq, (uint64_t)1 << 40);
 		frame[5] = 0;
 		ch_send(ch, FR_DIGEST, frame, GCS_HEADER + 100);
 		drain();

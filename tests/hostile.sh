@@ -71,7 +71,7 @@ h-eval-invalid d 5 6 invalid_group_element
 h-eval-identity d 5 6 invalid_group_element
 h-wrong-done d 5 6 expected_HCOUNT,_got_DONE
 h-hcount-short d 5 6 malformed_HCOUNT
-h-hcount-huge d 5T 6 .
+h-hcount-huge d 5 6 .
 h-hcount-huge-digest d 5 6 DIGEST_chunk
 h-digest-truncated d 5 6 malformed_DIGEST_chunk
 h-digest-malformed d 5 6 malformed_DIGEST_chunk
