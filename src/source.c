@@ -50,7 +50,10 @@
 #include "source.h"
 #include "util.h"
 
-#define BUFSZ		(512u * 1024)	/* one read */
+/* One read.  Small enough that the NBUF_FILE buffers in flight stay in L2
+ * (the copy from the page cache runs at submit time, a few buffers ahead
+ * of the parser): 512 KiB reads made `check` 20% slower for that alone. */
+#define BUFSZ		(128u * 1024)
 #define NBUF_FILE	4		/* reads in flight on a regular file */
 #define NBUF_PIPE	2		/* one in flight, one with the caller */
 #define NBUF_MAX	NBUF_FILE
