@@ -197,17 +197,25 @@ distinct_add(struct distinct *d, uint64_t h)
 	uint8_t rank = w == 0 ? HLL_Q + 1 : (uint8_t)(__builtin_clzll(w) + 1);
 	uint8_t *r = &d->reg[h >> HLL_Q];
 
-	if (rank > *r)
-		*r = rank;
+	*r = rank > *r ? rank : *r;	/* branch-free: rarely changes */
 	if (!d->overflow)
 		set_insert(d, h);
 }
 
+/*
+ * maxkeys bounds the keys to come (0: unknown).  A byte range of len bytes
+ * holds at most (len + 1) / 2 keys (a key is at least one byte plus a
+ * terminator, bar the last), so a large range starts with the table at
+ * its final size instead of growing through every rehash, and a small or
+ * unknown input starts small.
+ */
 static void
-distinct_init(struct distinct *d)
+distinct_init(struct distinct *d, uint64_t maxkeys)
 {
 	d->reg = xcalloc(HLL_M, 1);
 	d->setcap = 1024;
+	while (d->setcap < 2 * (uint64_t)EXACT_MAX && d->setcap / 2 < maxkeys)
+		d->setcap *= 2;
 	d->set = xcalloc(d->setcap, sizeof(*d->set));
 	d->setn = 0;
 	d->overflow = 0;
@@ -303,13 +311,31 @@ struct part {
 	int		 started;	/* tid is a running thread */
 };
 
+/*
+ * Hashes the keys a batch at a time, so that the HLL registers (64 KiB,
+ * more than L1) and the exact set's slots (up to 4 MiB, more than L2) can
+ * be prefetched: a miss per key would otherwise cost as much as parsing.
+ */
+#define BATCH	16
+
 static void
 count_keys(struct rec_reader *rr, struct distinct *d)
 {
 	struct record rec;
+	uint64_t h[BATCH];
+	size_t i, n;
 
-	while (rec_next(rr, &rec))
-		distinct_add(d, key_hash(rec.key, rec.keylen));
+	do {
+		for (n = 0; n < BATCH && rec_next(rr, &rec); n++) {
+			h[n] = key_hash(rec.key, rec.keylen);
+			__builtin_prefetch(&d->reg[h[n] >> HLL_Q]);
+			if (!d->overflow)
+				__builtin_prefetch(&d->set[(size_t)(h[n] >>
+				    20) & (d->setcap - 1)]);
+		}
+		for (i = 0; i < n; i++)
+			distinct_add(d, h[i]);
+	} while (n == BATCH);
 }
 
 static void *
@@ -466,7 +492,7 @@ check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
 		ro.header = k == 0 ? o->header : 0;
 		parts[k].rr = rec_open_range(&ro, path, cut[k],
 		    cut[k + 1] - cut[k]);
-		distinct_init(&parts[k].d);
+		distinct_init(&parts[k].d, (cut[k + 1] - cut[k] + 1) / 2);
 	}
 	for (k = 1; k < n; k++)
 		if (parts[k].rr != NULL &&
@@ -542,7 +568,7 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 
 	o.count_invalid = 1;
 	o.skip_invalid = 0;
-	distinct_init(d);
+	distinct_init(d, 0);
 	if (o.csv || check_threads(UINT64_MAX) < 2) {
 		rr = rec_open(&o, files, nfiles);
 		count_keys(rr, d);
