@@ -227,8 +227,11 @@ gcs_chunk_count(const uint8_t *in, size_t len)
 		return -1;
 	count = (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 |
 	    (uint32_t)in[2] << 8 | in[3];
-	/* A caller sizes a buffer from this: never hand it a hostile count. */
-	if (count < 1 || count > GCS_MAX_COUNT)
+	/* A caller sizes a buffer from this: never hand it a hostile count.
+	 * Every code takes at least one bit (its unary stop bit), so a chunk
+	 * of len bytes holds at most 8 * (len - GCS_HEADER) values. */
+	if (count < 1 || count > GCS_MAX_COUNT ||
+	    count > 8 * (uint64_t)(len - GCS_HEADER))
 		return -1;
 	return count;
 }

@@ -52,7 +52,8 @@ size_t	gcs_encode(uint8_t *out, size_t out_cap, const u128 *vals, size_t n,
  * Returns the number of values, or -1 if the chunk is malformed. */
 long	gcs_decode(const uint8_t *in, size_t len, unsigned expect_t,
 	    u128 *base_inout, u128 *vals, size_t max);
-/* The count field of a chunk, for sizing before decoding; -1 if too short. */
+/* The count field of a chunk, for sizing before decoding; -1 if the chunk
+ * is too short for its header or for that many values (one bit each). */
 long	gcs_chunk_count(const uint8_t *in, size_t len);
 
 #endif

@@ -381,7 +381,10 @@ recv_set(struct state *S, int type, int end_type, uint64_t limit,
 			fatal(EXIT_PROTO, "protocol violation: expected %s, got %s",
 			    ch_frame_name(type), ch_frame_name(got));
 		long cnt = gcs_chunk_count(S->frame, n);
-		if (cnt <= 0 || (uint64_t)cnt > limit - total)
+		if (cnt < 0)
+			fatal(EXIT_PROTO, "peer sent a malformed %s chunk",
+			    ch_frame_name(type));
+		if ((uint64_t)cnt > limit - total)
 			fatal(EXIT_PROTO, "peer sent a %s chunk of %ld values, more "
 			    "than it announced", ch_frame_name(type), cnt);
 		if ((size_t)cnt > vcap) {

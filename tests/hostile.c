@@ -732,6 +732,14 @@ holder(const char *s)
 		ch_send(ch, FR_DIGEST, frame, len);
 		drain();
 	}
+	if (strcmp(s, "h-digest-overcount") == 0) {
+		/* A count no payload this short can hold: refused before
+		 * anything is sized from it. */
+		len = chunk(frame, v, 3, t, 0);
+		put_u32(frame, GCS_MAX_COUNT);
+		ch_send(ch, FR_DIGEST, frame, len);
+		drain();
+	}
 	if (strcmp(s, "h-digest-empty-chunk") == 0) {
 		len = chunk(frame, v, 1, t, 0);
 		put_u32(frame, 0);
@@ -787,7 +795,8 @@ static const char *const scenarios[] = {
 	"h-eval-identity", "h-wrong-done", "h-hcount-short", "h-hcount-huge",
 	"h-hcount-huge-digest", "h-digest-truncated", "h-digest-malformed",
 	"h-digest-too-many", "h-digest-order", "h-digest-base",
-	"h-digest-wrong-t", "h-digest-empty-chunk", "h-wrong-reveal",
+	"h-digest-wrong-t", "h-digest-overcount", "h-digest-empty-chunk",
+	"h-wrong-reveal",
 	"h-dend-mismatch", "h-dend-short", "h-wrong-after-rend", "h-honest",
 	"q-count-early", "q-count-impossible", "q-count-short",
 	"q-count-wrong-type", "q-count-honest", "h-count-eval-more",

@@ -79,7 +79,8 @@ h-digest-too-many d 5 6 DIGEST_chunk_of_5_values,_more_than_it_announced
 h-digest-order d 5 6 DIGEST_values_are_not_in_increasing_order
 h-digest-base d 5 6 malformed_DIGEST_chunk
 h-digest-wrong-t d 5 6 malformed_DIGEST_chunk
-h-digest-empty-chunk d 5 6 DIGEST_chunk
+h-digest-overcount d 5 6 malformed_DIGEST_chunk
+h-digest-empty-chunk d 5 6 malformed_DIGEST_chunk
 h-wrong-reveal d 5 6 expected_DIGEST,_got_REVEAL
 h-dend-mismatch d 5 6 DEND_count_does_not_match
 h-dend-short d 5 6 DEND_count

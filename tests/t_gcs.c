@@ -589,6 +589,19 @@ test_rejects(void)
 	ok(bad == 0, "every truncation (0..%zu bytes): rejected", len - 1);
 	ok(gcs_chunk_count(c, GCS_HEADER - 1) == -1,
 	    "gcs_chunk_count of a short header: -1");
+	/* A chunk of 2 payload bytes holds at most 16 one-bit codes. */
+	memset(m, 0, sizeof(m));
+	hand_chunk(m, 16, 24, 0, base, (const uint8_t *)"\0\0", 2);
+	ok(gcs_chunk_count(m, GCS_HEADER + 2) == 16,
+	    "gcs_chunk_count: 16 values in 2 payload bytes: 16");
+	ok(dec(m, GCS_HEADER + 2, 24, base, 16) == 16,
+	    "16 one-bit codes (k = 0, all zero gaps) decode");
+	set_count(m, 17);
+	ok(gcs_chunk_count(m, GCS_HEADER + 2) == -1,
+	    "gcs_chunk_count: 17 values in 2 payload bytes: -1");
+	set_count(m, GCS_MAX_COUNT);
+	ok(gcs_chunk_count(m, GCS_HEADER) == -1,
+	    "gcs_chunk_count: %u values and no payload: -1", GCS_MAX_COUNT);
 
 	memcpy(m, c, len);
 	m[len] = 0;
