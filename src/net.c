@@ -6,6 +6,12 @@
  * poll() so that one attempt never outlives the overall connect timeout.
  * A refused or unreachable peer is retried with backoff; a name that does
  * not resolve is retried too (DNS may come up late at boot).
+ *
+ * getaddrinfo() has no timeout of its own and can block for as long as
+ * the resolver likes, so net_connect() runs it on a detached thread and
+ * waits for it only until the connect deadline.  A lookup still running
+ * then is abandoned: the process is about to exit, and the job it writes
+ * into stays reachable from a static so nothing dangles.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,8 +20,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +207,102 @@ fail:
 	return -1;
 }
 
+/* One getaddrinfo() call on its own thread. */
+struct lookup {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 done;
+	int		 rc;
+	struct addrinfo	*res;
+	const char	*host, *port;
+	struct addrinfo	 hints;
+};
+
+static void *
+lookup_main(void *arg)
+{
+	struct lookup *l = arg;
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(l->host, l->port, &l->hints, &res);
+
+	pthread_mutex_lock(&l->mu);
+	l->rc = rc;
+	l->res = res;
+	l->done = 1;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+#define LOOKUP_LATE	INT_MIN		/* no getaddrinfo() code, anywhere */
+
+/*
+ * getaddrinfo(host, port, hints) bounded by the monotonic time deadline:
+ * its return code, or LOOKUP_LATE if it did not finish in time (the lookup
+ * goes on in the background, *res is untouched and the caller gives up).
+ * A numeric address needs no resolver and no thread.
+ */
+static int
+resolve(const char *host, const char *port, const struct addrinfo *hints,
+    double deadline, struct addrinfo **res)
+{
+	static struct lookup *abandoned;	/* still running, if any */
+	struct lookup *l;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t tid;
+	struct timespec ts;
+	int rc;
+
+	if (abandoned != NULL)
+		return LOOKUP_LATE;
+	l = xcalloc(1, sizeof(*l));
+	l->hints = *hints;
+	l->hints.ai_flags |= AI_NUMERICHOST;
+	if (getaddrinfo(host, port, &l->hints, res) == 0) {
+		free(l);
+		return 0;
+	}
+	free(l);
+	l = xcalloc(1, sizeof(*l));
+	l->host = host;
+	l->port = port;
+	l->hints = *hints;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &ta, lookup_main, l) != 0) {
+		/* No thread to spare: look up unbounded, as before. */
+		pthread_attr_destroy(&ta);
+		rc = getaddrinfo(host, port, hints, res);
+		goto out;
+	}
+	pthread_attr_destroy(&ta);
+	ts.tv_sec = (time_t)deadline;
+	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+	pthread_mutex_lock(&l->mu);
+	while (!l->done)
+		if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT)
+			break;
+	if (!l->done) {
+		pthread_mutex_unlock(&l->mu);
+		abandoned = l;		/* host and port must outlive it too */
+		return LOOKUP_LATE;
+	}
+	pthread_mutex_unlock(&l->mu);
+	rc = l->rc;
+	*res = l->res;
+out:
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+	return rc;
+}
+
 int
 net_connect(const char *spec, double connect_timeout, char **canon)
 {
@@ -217,8 +321,14 @@ net_connect(const char *spec, double connect_timeout, char **canon)
 	for (;;) {
 		tries++;
 		left = connect_timeout - (now_seconds() - start);
-		rc = getaddrinfo(host, port, &hints, &res);
-		if (rc != 0) {
+		rc = resolve(host, port, &hints, start + connect_timeout, &res);
+		if (rc == LOOKUP_LATE) {
+			/* At the deadline: an earlier attempt's reason, if
+			 * any, says more than this one's. */
+			if (why[0] == '\0')
+				snprintf(why, sizeof(why), "looking up %s did "
+				    "not finish", host);
+		} else if (rc != 0) {
 			snprintf(why, sizeof(why), "%s", gai_strerror(rc));
 		} else {
 			for (ai = res; ai != NULL; ai = ai->ai_next) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # net.sh: networking for cron jobs (DESIGN section 5), on 127.0.0.1 and ::1
 # only.  A connector started 4 s before its listener still succeeds; a
-# connector with nobody listening, a name that does not resolve, a peer
+# connector with nobody listening, a name that does not resolve, a
+# resolver that never answers, a peer
 # that accepts and says nothing, a connector that connects and says
 # nothing, and a listener nobody connects to all end in exit 3 once their
 # timeout has passed (not before, and not much after: a behaviour check
@@ -13,7 +14,7 @@
 # Every process here is bounded in time: timeouts of a few seconds, and
 # the silent peers (tests/relay --silent/--mute) stop by themselves.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 27
+plan 32
 : "${RELAY:=$(pwd)/tests/relay}"
 
 # Sets with a known intersection for the runs that should succeed.
@@ -84,6 +85,39 @@ is "unresolvable host: exit 3" "$rc" 3
 between "... after --connect-timeout 1" "$t" 1 8
 check "... the message names the host" \
     grep -q "cannot connect to unresolvable..invalid:7000" "$T/dns.err"
+
+# 4b. A resolver that never answers (tests/slowdns.so, preloaded, hangs
+# getaddrinfo() for names ending in .slow.test) is bounded by
+# --connect-timeout too: the lookup runs on its own thread.  `timeout`
+# only guards the suite against a hang.  The twin: the same library
+# passes other names through, and a run through it finds its peer.
+# Under AddressSanitizer the preloaded library comes before the ASan
+# runtime, which ASan would otherwise refuse.
+slow_env() {
+	env LD_PRELOAD="$SLOWDNS" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
+t0=$(date +%s)
+slow_env timeout 120 "$PSI" --peer "peer.slow.test:7000" --connect-timeout 1 \
+    --insecure -q "$T/q" >/dev/null 2>"$T/slowdns.err"
+rc=$?
+t=$(elapsed "$t0")
+is "a resolver that never answers: exit 3" "$rc" 3
+between "... after --connect-timeout 1, though the lookup never returns" "$t" 1 8
+check "... the message says the lookup did not finish" \
+    grep -q "cannot connect to peer.slow.test:7000: looking up peer.slow.test did not finish.*--connect-timeout" \
+    "$T/slowdns.err"
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >"$T/sd.h.out" \
+    2>"$T/sd.h.err" &
+hpid=$!
+slow_env timeout 120 "$PSI" --peer "localhost:$port" --connect-timeout 20 \
+    --insecure -q "$T/q" >"$T/sd.q.out" 2>"$T/sd.q.err"
+rc=$?
+wait "$hpid"
+hrc=$?
+is "the same resolver library, a name it passes through: exit 0" "$rc:$hrc" 0:0
+same_file "... output exact" "$T/sd.q.out" "$T/q.want"
 
 # 5. A peer that accepts and never answers the handshake.
 "$RELAY" --silent "$T/silent.port" 30 &
