@@ -1015,16 +1015,16 @@ job_hash_mul(void *arg, size_t lo, size_t hi)
 	}
 }
 
-/* elem[i] = scalar * in[i] (peer data: invalid encodings flagged), and
- * with out set, its count hash. */
+/* elem[i] = scalar * in[i] (peer data: an encoding that does not decode,
+ * or the identity, makes the multiplication fail and is flagged), and with
+ * out set, its count hash. */
 static void
 job_mul(void *arg, size_t lo, size_t hi)
 {
 	struct cbatch *b = arg;
 
 	for (size_t i = lo; i < hi; i++) {
-		if (crypto_core_ristretto255_is_valid_point(b->in + 32 * i) != 1 ||
-		    crypto_scalarmult_ristretto255(b->elem + 32 * i, b->scalar,
+		if (crypto_scalarmult_ristretto255(b->elem + 32 * i, b->scalar,
 		    b->in + 32 * i) != 0) {
 			atomic_store(&b->bad, 1);
 			continue;
