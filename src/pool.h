@@ -2,8 +2,10 @@
  * pool.h: worker threads for batched curve work.
  *
  * pool_run(fn, arg, n) calls fn(arg, lo, hi) on disjoint slices of [0, n)
- * on all threads (the caller's included) and returns when every slice is
- * done, so results land in the caller's arrays in input order.  With one
+ * that cover it, on all threads (the caller's included), and returns when
+ * every slice is done, so results land in the caller's arrays in input
+ * order.  Which thread runs which slice, and how long a slice is (at most
+ * 64 items), is not fixed: fn must not depend on it.  With one
  * thread it is a plain call.  fn must not call pool_run itself.
  */
 #ifndef PSI_POOL_H
