@@ -17,24 +17,29 @@
  *    bias tables and is unbiased from small to large cardinalities.
  *
  * Parallel parsing.  A plain regular file (not stdin, not zstd, not --csv:
- * a quoted newline is not a record end) is cut into up to one byte range
- * per CPU (PSI_STREAM_CHECK_THREADS sets the number; 1 keeps the single-
- * threaded path).  Range k > 0 starts right after the terminator that ends
- * the record holding the byte just before its nominal start, so every
- * range but the last ends with a terminator and every record belongs to
- * exactly one range.  Each range is parsed by its own thread with its own
- * reader (rec_open_range) and its own distinct counter; then the counts
- * add up, record numbers of invalid records are shifted by the records of
- * the ranges before, HLL registers merge by max and the exact sets merge
- * by insertion.  The result is the same as the single-threaded one: the
- * set overflows exactly when the distinct hashes of the whole input exceed
- * EXACT_MAX, whatever the order they come in, and HLL registers do not
- * depend on order.  Several files are read one after another, each split.
+ * a quoted newline is not a record end) is parsed by one thread per CPU
+ * (PSI_STREAM_CHECK_THREADS sets the number; 1 keeps the single-threaded
+ * path), cut into RANGES_PER_THREAD byte ranges per thread of at least
+ * MIN_RANGE bytes each by default.  Range k > 0 starts right after the
+ * terminator that ends the record holding the byte just before its
+ * nominal start, so every range but the last ends with a terminator and
+ * every record belongs to exactly one range.  The threads take ranges in
+ * turn from a shared counter, each range with its own reader
+ * (rec_open_range), so a thread on a slower CPU (a busy host) simply
+ * takes fewer; each thread has its own distinct counter.  Then the
+ * ranges' counts add up in file order, record numbers of invalid records
+ * are shifted by the records of the ranges before, HLL registers merge by
+ * max and the exact sets merge by insertion.  The result is the same as
+ * the single-threaded one: the set overflows exactly when the distinct
+ * hashes of the whole input exceed EXACT_MAX, whatever the order they
+ * come in, and HLL registers do not depend on order.  Several files are
+ * read one after another, each split.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +55,8 @@
 #define HLL_Q		(64 - HLL_P)
 #define EXACT_MAX	(1u << 18)	/* hashes kept exactly (4 MiB table) */
 #define MAX_THREADS	64
+#define RANGES_PER_THREAD 8
+#define MAX_RANGES	(MAX_THREADS * RANGES_PER_THREAD)
 #define MIN_RANGE	(1u << 20)	/* by default, bytes per range at least */
 #define SCAN_BLOCK	(64u * 1024)	/* pread size when looking for a cut */
 
@@ -302,11 +309,21 @@ hll_estimate(const struct distinct *d)
 
 /* ---- byte ranges ------------------------------------------------------- */
 
-/* One byte range of a file, parsed by one thread. */
+/* A file cut into ranges, and what the threads share while parsing it. */
+struct ranges {
+	const struct rec_opts *o;
+	const char	*path;
+	const uint64_t	*cut;		/* n + 1 offsets */
+	unsigned	 n;
+	struct rec_stats *st;		/* per range */
+	atomic_uint	 next;		/* first range not yet taken */
+	pthread_mutex_t	 lock;		/* opening and closing readers */
+};
+
+/* One thread parsing ranges. */
 struct part {
-	struct rec_reader *rr;		/* NULL: empty range */
+	struct ranges	*rs;
 	struct distinct	 d;
-	struct rec_stats st;
 	pthread_t	 tid;
 	int		 started;	/* tid is a running thread */
 };
@@ -338,33 +355,62 @@ count_keys(struct rec_reader *rr, struct distinct *d)
 	} while (n == BATCH);
 }
 
+/* Parses ranges until none is left.  Opening a source is not thread-safe
+ * (the io_uring probe runs once), hence the lock around open and close. */
 static void *
 part_main(void *arg)
 {
 	struct part *p = arg;
+	struct ranges *rs = p->rs;
+	struct rec_reader *rr;
+	struct rec_opts ro;
+	unsigned k;
 
-	count_keys(p->rr, &p->d);
-	rec_get_stats(p->rr, &p->st);
+	while ((k = atomic_fetch_add(&rs->next, 1)) < rs->n) {
+		if (rs->cut[k] == rs->cut[k + 1])
+			continue;	/* empty: its stats stay zero */
+		ro = *rs->o;
+		ro.header = k == 0 ? rs->o->header : 0;
+		pthread_mutex_lock(&rs->lock);
+		rr = rec_open_range(&ro, rs->path, rs->cut[k],
+		    rs->cut[k + 1] - rs->cut[k]);
+		pthread_mutex_unlock(&rs->lock);
+		count_keys(rr, &p->d);
+		rec_get_stats(rr, &rs->st[k]);
+		pthread_mutex_lock(&rs->lock);
+		rec_close(rr);
+		pthread_mutex_unlock(&rs->lock);
+	}
 	return NULL;
 }
 
-/* Ranges to cut a file of size bytes into: PSI_STREAM_CHECK_THREADS, else
- * one per CPU with at least MIN_RANGE bytes each; 1 = single-threaded. */
+/* Online CPUs, 1..MAX_THREADS. */
 static unsigned
-check_threads(uint64_t size)
+check_cpus(void)
 {
-	const char *env = getenv("PSI_STREAM_CHECK_THREADS");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
+}
+
+/*
+ * Ranges to cut a file of size bytes into: PSI_STREAM_CHECK_RANGES (a test
+ * switch), else RANGES_PER_THREAD per CPU with at least MIN_RANGE bytes
+ * each; 1 = single-threaded.
+ */
+static unsigned
+check_ranges(uint64_t size)
+{
+	const char *env = getenv("PSI_STREAM_CHECK_RANGES");
 	uint64_t v;
-	long ncpu;
 
 	if (env != NULL && *env != '\0') {
-		if (parse_uint(env, 1, MAX_THREADS, &v) != 0)
-			fatal(EXIT_USAGE, "PSI_STREAM_CHECK_THREADS must be "
-			    "1..%d", MAX_THREADS);
+		if (parse_uint(env, 1, MAX_RANGES, &v) != 0)
+			fatal(EXIT_USAGE, "PSI_STREAM_CHECK_RANGES must be "
+			    "1..%d", MAX_RANGES);
 		return (unsigned)v;
 	}
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	v = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (uint64_t)ncpu;
+	v = (uint64_t)check_cpus() * RANGES_PER_THREAD;
 	if (size / MIN_RANGE < v)
 		v = size / MIN_RANGE;
 	return v < 1 ? 1 : (unsigned)v;
@@ -432,7 +478,7 @@ split_file(const char *path, uint8_t term, uint64_t *cut)
 		return 0;
 	}
 	size = (uint64_t)st.st_size;
-	n = check_threads(size);
+	n = check_ranges(size);
 	if (n > size)
 		n = (unsigned)size;
 	if (n < 2) {
@@ -474,44 +520,42 @@ add_stats(struct rec_stats *tot, const struct rec_stats *st, uint64_t recbase,
 	tot->invalid += st->invalid;
 }
 
-/* Parses the n ranges of one file, on n threads (this one included). */
+/* Parses the n ranges of one file on up to one thread per CPU (this one
+ * included), then adds up their counts in file order. */
 static void
 check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
     unsigned n, struct distinct *d, struct rec_stats *tot)
 {
-	struct part *parts = xcalloc(n, sizeof(*parts));
-	struct rec_opts ro;
+	struct ranges rs = { .o = o, .path = path, .cut = cut, .n = n };
+	unsigned k, nt = check_cpus() < n ? check_cpus() : n;
+	struct part *parts = xcalloc(nt, sizeof(*parts));
 	uint64_t recbase = 0;
-	unsigned k;
 
-	/* Open every range here: opening a source is not thread-safe. */
-	for (k = 0; k < n; k++) {
-		if (cut[k] == cut[k + 1])
-			continue;
-		ro = *o;
-		ro.header = k == 0 ? o->header : 0;
-		parts[k].rr = rec_open_range(&ro, path, cut[k],
-		    cut[k + 1] - cut[k]);
-		distinct_init(&parts[k].d, (cut[k + 1] - cut[k] + 1) / 2);
+	rs.st = xcalloc(n, sizeof(*rs.st));
+	atomic_init(&rs.next, 0);
+	pthread_mutex_init(&rs.lock, NULL);
+	for (k = 0; k < nt; k++) {
+		parts[k].rs = &rs;
+		distinct_init(&parts[k].d, (cut[n] + 1) / 2);
 	}
-	for (k = 1; k < n; k++)
-		if (parts[k].rr != NULL &&
-		    pthread_create(&parts[k].tid, NULL, part_main, &parts[k]) == 0)
+	for (k = 1; k < nt; k++)
+		if (pthread_create(&parts[k].tid, NULL, part_main,
+		    &parts[k]) == 0)
 			parts[k].started = 1;
-	for (k = 0; k < n; k++) {
-		if (parts[k].rr == NULL)
-			continue;
+	part_main(&parts[0]);	/* the others may not have started */
+	for (k = 0; k < nt; k++) {
 		if (parts[k].started)
 			pthread_join(parts[k].tid, NULL);
-		else
-			part_main(&parts[k]);	/* range 0, or no thread */
-		add_stats(tot, &parts[k].st, recbase, path);
-		/* Range 0 is never empty: its first record is the header. */
-		recbase += parts[k].st.records + (k == 0 && o->header ? 1 : 0);
 		distinct_merge(d, &parts[k].d);
 		distinct_free(&parts[k].d);
-		rec_close(parts[k].rr);
 	}
+	for (k = 0; k < n; k++) {
+		add_stats(tot, &rs.st[k], recbase, path);
+		/* Range 0 is never empty: its first record is the header. */
+		recbase += rs.st[k].records + (k == 0 && o->header ? 1 : 0);
+	}
+	pthread_mutex_destroy(&rs.lock);
+	free(rs.st);
 	free(parts);
 }
 
@@ -560,7 +604,7 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 	struct rec_reader *rr = NULL;
 	struct rec_stats st = { 0 };
 	struct distinct dd = { 0 }, *d = &dd;
-	uint64_t distinct, dups, cut[MAX_THREADS + 1];
+	uint64_t distinct, dups, cut[MAX_RANGES + 1];
 	double est;
 	unsigned n;
 	int i;
@@ -569,7 +613,7 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 	o.count_invalid = 1;
 	o.skip_invalid = 0;
 	distinct_init(d, 0);
-	if (o.csv || check_threads(UINT64_MAX) < 2) {
+	if (o.csv || check_ranges(UINT64_MAX) < 2) {
 		rr = rec_open(&o, files, nfiles);
 		count_keys(rr, d);
 		rec_get_stats(rr, &st);

@@ -5,7 +5,7 @@
 # records (exit 1, first record numbers, file names), exact and estimated
 # duplicate counts, stdin, and the fatal cases (gzip, missing file,
 # directory: exit 2).  A plain file cut into byte ranges parsed in parallel
-# (PSI_STREAM_CHECK_THREADS) must print exactly what the single-threaded
+# (PSI_STREAM_CHECK_RANGES) must print exactly what the single-threaded
 # path prints, on inputs chosen to hit every boundary case.  Every case runs through both io paths (io_uring and
 # PSI_STREAM_IO=read), which must print the same.  strace confirms that
 # io_uring is used by default and not with PSI_STREAM_IO=read, and (by
@@ -209,23 +209,23 @@ ok $rc "beyond the exact set: estimate within its printed margin"
 
 # ---- parallel check --------------------------------------------------------
 
-# split_same DESC ARGS...: `check ARGS` cut into 2..64 byte ranges
-# (PSI_STREAM_CHECK_THREADS), through both io paths, prints exactly what the
-# single-threaded path (PSI_STREAM_CHECK_THREADS=1) prints, with the same
+# split_same DESC ARGS...: `check ARGS` cut into 2..512 byte ranges
+# (PSI_STREAM_CHECK_RANGES), through both io paths, prints exactly what the
+# single-threaded path (PSI_STREAM_CHECK_RANGES=1) prints, with the same
 # exit status and stderr.
 split_same() {
 	desc=$1
 	shift
-	PSI_STREAM_CHECK_THREADS=1 "$PS" check "$@" >"$T/ref.out" 2>"$T/ref.err"
+	PSI_STREAM_CHECK_RANGES=1 "$PS" check "$@" >"$T/ref.out" 2>"$T/ref.err"
 	rc0=$?
 	good=0
 	for io in uring read; do
-		for t in 2 3 4 7 16 64; do
+		for t in 2 3 4 7 16 64 512; do
 			if [ $io = read ]; then
-				PSI_STREAM_IO=read PSI_STREAM_CHECK_THREADS=$t \
+				PSI_STREAM_IO=read PSI_STREAM_CHECK_RANGES=$t \
 				    "$PS" check "$@" >"$T/par.out" 2>"$T/par.err"
 			else
-				PSI_STREAM_CHECK_THREADS=$t \
+				PSI_STREAM_CHECK_RANGES=$t \
 				    "$PS" check "$@" >"$T/par.out" 2>"$T/par.err"
 			fi
 			rc=$?
@@ -302,16 +302,16 @@ fi
 split_same "ranges: --csv is read whole" --csv --key-field 2 "$T/rand.txt"
 
 # Which path was taken: -v names the files that were cut.
-PSI_STREAM_CHECK_THREADS=3 "$PS" check -v "$T/rand.txt" "$T/bad1.txt" \
+PSI_STREAM_CHECK_RANGES=3 "$PS" check -v "$T/rand.txt" "$T/bad1.txt" \
     >/dev/null 2>"$T/verr"
 grep -q "rand.txt: parsing in 3 byte ranges" "$T/verr" &&
     grep -q "bad1.txt: parsing in 3 byte ranges" "$T/verr"
-ok $? "PSI_STREAM_CHECK_THREADS=3 cuts every plain file in 3"
-{ PSI_STREAM_CHECK_THREADS=3 "$PS" check -v --csv "$T/rand.txt"
-  PSI_STREAM_CHECK_THREADS=1 "$PS" check -v "$T/rand.txt"
-  PSI_STREAM_CHECK_THREADS=3 "$PS" check -v - <"$T/rand.txt"
+ok $? "PSI_STREAM_CHECK_RANGES=3 cuts every plain file in 3"
+{ PSI_STREAM_CHECK_RANGES=3 "$PS" check -v --csv "$T/rand.txt"
+  PSI_STREAM_CHECK_RANGES=1 "$PS" check -v "$T/rand.txt"
+  PSI_STREAM_CHECK_RANGES=3 "$PS" check -v - <"$T/rand.txt"
   [ -f "$T/rand.zst" ] &&
-      PSI_STREAM_CHECK_THREADS=3 "$PS" check -v "$T/rand.zst"
+      PSI_STREAM_CHECK_RANGES=3 "$PS" check -v "$T/rand.zst"
 } >/dev/null 2>"$T/verr"
 ! grep -q "byte ranges" "$T/verr"
 ok $? "no cutting with --csv, one thread, stdin or zstd"
@@ -320,16 +320,16 @@ ok $? "no cutting with --csv, one thread, stdin or zstd"
 ok $? "by default a small file is not cut"
 awk 'BEGIN { for (i = 0; i < 400000; i++) print i % 250000 }' >"$T/mid.txt"
 "$PS" check -v "$T/mid.txt" >"$T/a" 2>"$T/verr"
-PSI_STREAM_CHECK_THREADS=1 "$PS" check "$T/mid.txt" >"$T/b"
+PSI_STREAM_CHECK_RANGES=1 "$PS" check "$T/mid.txt" >"$T/b"
 if [ "$(getconf _NPROCESSORS_ONLN)" -gt 1 ]; then
 	grep -q "byte ranges" "$T/verr" && cmp -s "$T/a" "$T/b"
 	ok $? "by default a file over 2 MiB is cut, with the same output"
 else
 	skip "one CPU: nothing is cut by default"
 fi
-PSI_STREAM_CHECK_THREADS=0 "$PS" check "$T/rand.txt" >/dev/null 2>&1
+PSI_STREAM_CHECK_RANGES=0 "$PS" check "$T/rand.txt" >/dev/null 2>&1
 [ $? -eq 1 ]
-ok $? "PSI_STREAM_CHECK_THREADS=0 is a usage error"
+ok $? "PSI_STREAM_CHECK_RANGES=0 is a usage error"
 
 # ---- io paths --------------------------------------------------------------
 
