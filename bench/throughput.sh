@@ -7,11 +7,12 @@
 # when the CPUs are alike (the general form is below), runs N x N on
 # 127.0.0.1 and prints efficiency = floor / wall; then the speed-up of one
 # party's own evaluation (psi-stream prf on N keys) from --threads 1 to
-# --threads <cores>.  Every figure is the best of RUNS (default 3)
-# measurements, the operation costs included, so that a neighbour's burst
-# on a shared machine does not decide the result; each run's figure is
-# printed too.  Run from the build tree after `make bench`.  A benchmark,
-# not a test: it asserts nothing.
+# --threads <cores>, next to the speed-up the CPUs' own speeds allow (less
+# than <cores> when one runs slower).  Every figure is the best of RUNS
+# (default 3) measurements, the operation costs included, so that a
+# neighbour's burst on a shared machine does not decide the result; each
+# run's figure is printed too.  Run from the build tree after `make
+# bench`.  A benchmark, not a test: it asserts nothing.
 set -eu
 n=${1:-100000}
 runs=${RUNS:-3}
@@ -38,7 +39,7 @@ if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
 else
 	cpus=any
 fi
-rate=0
+rate=0 rmax=0
 for c in $cpus; do
 	h2g= mul=
 	for i in $(seq "$runs"); do
@@ -48,11 +49,13 @@ for c in $cpus; do
 		mul=$(min "$(awk '/^crypto_scalarmult_ristretto255/ { print $(NF-1) }' "$w/speed")" "$mul")
 	done
 	echo "cpu $c: HashToGroup $h2g us, scalar mult $mul us (best of $runs)"
+	r1=$(awk -v h="$h2g" -v m="$mul" 'BEGIN { print 1e6 / (2 * h + 4 * m) }')
 	if [ "$c" = any ]; then
-		rate=$(awk -v h="$h2g" -v m="$mul" -v c="$cores" 'BEGIN { print c * 1e6 / (2 * h + 4 * m) }')
+		rate=$(awk -v r="$r1" -v c="$cores" 'BEGIN { print c * r }')
 	else
-		rate=$(awk -v r="$rate" -v h="$h2g" -v m="$mul" 'BEGIN { print r + 1e6 / (2 * h + 4 * m) }')
+		rate=$(awk -v a="$rate" -v r="$r1" 'BEGIN { print a + r }')
 	fi
+	rmax=$(awk -v a="$rmax" -v r="$r1" 'BEGIN { print (r > a) ? r : a }')
 done
 floor=$(awk -v n="$n" -v r="$rate" 'BEGIN { printf "%.2f", n / r }')
 echo "machine: $cores cores, $(awk -v r="$rate" 'BEGIN { printf "%.0f", r }') key pairs/s of curve work at most"
@@ -95,3 +98,7 @@ done
 awk -v a="$one" -v b="$many" -v c="$cores" -v n="$n" -v r="$runs" \
     'BEGIN { printf "prf of %d keys (best of %d): %.2f s with 1 thread, %.2f s with %d: speed-up %.2fx\n", n, r, a, b, c, a / b }'
 echo "prf runs: 1 thread:$all1; $cores threads:$alln"
+# One thread runs at best at the fastest CPU's speed; all of them together
+# at most at the sum of their speeds.
+awk -v r="$rate" -v m="$rmax" -v a="$one" -v b="$many" \
+    'BEGIN { printf "speed-up the CPUs allow: %.2fx; measured / allowed = %.2f\n", r / m, a / b / (r / m) }'
