@@ -62,6 +62,17 @@ t_uring=$(best3 env -u PSI_STREAM_IO "$PS" check "$file")
 t_read=$(best3 env PSI_STREAM_IO=read "$PS" check "$file")
 
 echo "file: $file ($bytes bytes, $lines lines, $(nproc) CPUs)"
+# check uses every CPU, wc -l one: on a virtual machine whose host slows
+# one CPU down, the ratio drops for that alone.  Say how fast each CPU is
+# now, where bench/oprf_speed (make bench) and taskset(1) can tell.
+speed=${OPRF_SPEED:-$here/bench/oprf_speed}
+if [ -x "$speed" ] && command -v taskset >/dev/null 2>&1; then
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		taskset -c "$c" "$speed" 2>/dev/null |
+		    awk -v c="$c" '/^crypto_scalarmult_ristretto255 / {
+			printf "cpu %s: %s us per scalar multiplication\n", c, $(NF-1) }'
+	done
+fi
 awk -v wc="$t_wc" -v u="$t_uring" -v r="$t_read" -v b="$bytes" 'BEGIN {
 	printf "%-34s %7.3f s  %6.2f GB/s\n", "wc -l", wc, b / wc / 1e9
 	printf "%-34s %7.3f s  %6.2f GB/s  ratio %.2f\n",
