@@ -16,11 +16,16 @@
  * the wire are checked before use: a Noise message is at most 65535 bytes
  * by construction of its 16-bit prefix, and a frame must decrypt to at
  * least its type byte with a known type.
+ *
+ * One thread sends and receives; the signal thread may send an ERROR
+ * frame at any moment (ch_send_error), so sending holds send_lock: the
+ * transmit nonce and the message buffers are never used by two at once.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,7 +56,7 @@ struct channel {
 	int			 failing;	/* inside ch_send_error */
 	int			 peer_gone;	/* EOF or reset seen */
 	int			 first_pending;	/* initiator: no frame yet */
-	atomic_int		 sending;	/* main thread inside write_msg */
+	pthread_mutex_t		 send_lock;	/* tx nonce, plain, wire */
 };
 
 static const char *frame_names[FR_MAX] = {
@@ -108,6 +113,17 @@ ch_new(int fd, double timeout, const char *peer_name)
 	ch->wire = xmalloc(2 + NOISE_MAX_MSG);
 	ch->plain = xmalloc(NOISE_MAX_MSG);
 	ch->last_send = now_seconds();
+	{
+		/* Error-checking: a fatal error inside ch_send() reaches
+		 * ch_send_error() on the same thread, which must not wait
+		 * for itself. */
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+		pthread_mutex_init(&ch->send_lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
 	if (timeout > 0) {
 		tv.tv_sec = (time_t)timeout;
 		tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
@@ -380,14 +396,14 @@ ch_send(struct channel *ch, int type, const void *payload, size_t len)
 {
 	if (len > CH_MAX_PAYLOAD)
 		fatal(EXIT_PROTO, "internal: frame of %zu bytes", len);
-	atomic_store(&ch->sending, 1);	/* nonce and buffers in use */
+	pthread_mutex_lock(&ch->send_lock);
 	ch->plain[0] = (uint8_t)type;
 	if (len)
 		memcpy(ch->plain + 1, payload, len);
 	if (noise_encrypt(ch->tx, ch->plain, len + 1, ch->wire + 2) < 0)
 		fatal(EXIT_PROTO, "session too long: nonce exhausted");
 	write_msg(ch, len + 1 + NOISE_TAG);
-	atomic_store(&ch->sending, 0);
+	pthread_mutex_unlock(&ch->send_lock);
 }
 
 size_t
@@ -452,30 +468,41 @@ ch_keepalive(struct channel *ch)
 void
 ch_send_error(struct channel *ch, int status, const char *msg)
 {
-	uint8_t buf[1 + 400];
+	uint8_t plain[2 + 400], wire[2 + 2 + 400 + NOISE_TAG], drain[4096];
 	size_t len = strlen(msg);
 	struct timeval tv = { .tv_sec = 2 };
+	struct timespec ts;
 
-	/* From the signal thread while the main thread is mid-message, an
-	 * error frame would corrupt the stream: the peer sees EOF instead. */
-	if (ch == NULL || ch->tx == NULL || ch->failing || ch->peer_gone ||
-	    atomic_load(&ch->sending))
+	if (ch == NULL || ch->tx == NULL || ch->failing || ch->peer_gone)
+		return;
+	/*
+	 * The signal thread may get here while the main thread is sending:
+	 * wait up to a second for its message to end, then take the sender's
+	 * place (the main thread waits at its next send until we exit).  A
+	 * main thread stuck in a send for longer (a peer that does not read)
+	 * gets no ERROR frame: the peer sees EOF.  On the main thread itself,
+	 * a failure inside ch_send() finds the lock its own (EDEADLK): the
+	 * stream is mid-message and no frame can follow.  Our own buffers:
+	 * the main thread may be inside ch_recv() with the channel's.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	if (pthread_mutex_timedlock(&ch->send_lock, &ts) != 0)
 		return;
 	ch->failing = 1;
-	if (len > sizeof(buf) - 1)
-		len = sizeof(buf) - 1;
-	buf[0] = (uint8_t)status;
-	memcpy(buf + 1, msg, len);
-	ch->plain[0] = FR_ERROR;
-	memcpy(ch->plain + 1, buf, len + 1);
-	if (noise_encrypt(ch->tx, ch->plain, len + 2, ch->wire + 2) < 0)
-		return;
-	ch->wire[0] = (uint8_t)((len + 2 + NOISE_TAG) >> 8);
-	ch->wire[1] = (uint8_t)(len + 2 + NOISE_TAG);
+	if (len > sizeof(plain) - 2)
+		len = sizeof(plain) - 2;
+	plain[0] = FR_ERROR;
+	plain[1] = (uint8_t)status;
+	memcpy(plain + 2, msg, len);
+	if (noise_encrypt(ch->tx, plain, len + 2, wire + 2) < 0)
+		goto out;
+	wire[0] = (uint8_t)((len + 2 + NOISE_TAG) >> 8);
+	wire[1] = (uint8_t)(len + 2 + NOISE_TAG);
 	setsockopt(ch->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (send(ch->fd, ch->wire, len + 4 + NOISE_TAG, MSG_NOSIGNAL |
+	if (send(ch->fd, wire, len + 4 + NOISE_TAG, MSG_NOSIGNAL |
 	    MSG_DONTWAIT) < 0)
-		return;
+		goto out;
 	/* Closing with unread input would send a reset that can overtake
 	 * the error frame, and a reset also throws away what we sent and
 	 * the peer has not received yet: finish our side, then read until
@@ -486,8 +513,10 @@ ch_send_error(struct channel *ch, int status, const char *msg)
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
 	while ((left = until - now_seconds()) > 0 &&
 	    poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
-		if (recv(ch->fd, ch->wire, 2 + NOISE_MAX_MSG, MSG_DONTWAIT) <= 0)
+		if (recv(ch->fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
 			break;
+out:
+	pthread_mutex_unlock(&ch->send_lock);
 }
 
 void
@@ -504,6 +533,7 @@ ch_close(struct channel *ch)
 	free(ch->wire);
 	free(ch->plain);
 	free(ch->peer);
+	pthread_mutex_destroy(&ch->send_lock);
 	free(ch);
 }
 

@@ -69,7 +69,9 @@ size_t	ch_expect(struct channel *, int type, uint8_t *buf);
 int	ch_pending(struct channel *);
 /* Send a keepalive if nothing was sent for a while (call during local work). */
 void	ch_keepalive(struct channel *);
-/* Best effort: tell the peer why we stop; never fails, never blocks long. */
+/* Best effort: tell the peer why we stop; never fails, never blocks long.
+ * Safe from another thread (the signal thread) while this one sends or
+ * receives: frames are sent under a lock, and this uses its own buffers. */
 void	ch_send_error(struct channel *, int status, const char *msg);
 void	ch_close(struct channel *);
 /* Bytes on the wire so far. */
