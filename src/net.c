@@ -247,6 +247,7 @@ resolve(const char *host, const char *port, const struct addrinfo *hints,
     double deadline, struct addrinfo **res)
 {
 	static struct lookup *abandoned;	/* still running, if any */
+	struct addrinfo numeric = *hints;
 	struct lookup *l;
 	pthread_condattr_t ca;
 	pthread_attr_t ta;
@@ -256,14 +257,9 @@ resolve(const char *host, const char *port, const struct addrinfo *hints,
 
 	if (abandoned != NULL)
 		return LOOKUP_LATE;
-	l = xcalloc(1, sizeof(*l));
-	l->hints = *hints;
-	l->hints.ai_flags |= AI_NUMERICHOST;
-	if (getaddrinfo(host, port, &l->hints, res) == 0) {
-		free(l);
+	numeric.ai_flags |= AI_NUMERICHOST;
+	if (getaddrinfo(host, port, &numeric, res) == 0)
 		return 0;
-	}
-	free(l);
 	l = xcalloc(1, sizeof(*l));
 	l->host = host;
 	l->port = port;
