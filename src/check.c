@@ -317,7 +317,7 @@ struct ranges {
 	unsigned	 n;
 	struct rec_stats *st;		/* per range */
 	atomic_uint	 next;		/* first range not yet taken */
-	pthread_mutex_t	 lock;		/* opening and closing readers */
+	pthread_mutex_t	 lock;		/* opening readers */
 };
 
 /* One thread parsing ranges. */
@@ -356,7 +356,8 @@ count_keys(struct rec_reader *rr, struct distinct *d)
 }
 
 /* Parses ranges until none is left.  Opening a source is not thread-safe
- * (the io_uring probe runs once), hence the lock around open and close. */
+ * (the io_uring probe runs once), hence the lock around the open; closing
+ * one touches only its own state. */
 static void *
 part_main(void *arg)
 {
@@ -377,9 +378,7 @@ part_main(void *arg)
 		pthread_mutex_unlock(&rs->lock);
 		count_keys(rr, &p->d);
 		rec_get_stats(rr, &rs->st[k]);
-		pthread_mutex_lock(&rs->lock);
 		rec_close(rr);
-		pthread_mutex_unlock(&rs->lock);
 	}
 	return NULL;
 }
@@ -527,10 +526,13 @@ check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
     unsigned n, struct distinct *d, struct rec_stats *tot)
 {
 	struct ranges rs = { .o = o, .path = path, .cut = cut, .n = n };
-	unsigned k, nt = check_cpus() < n ? check_cpus() : n;
-	struct part *parts = xcalloc(nt, sizeof(*parts));
+	unsigned k, nt = check_cpus();
+	struct part *parts;
 	uint64_t recbase = 0;
 
+	if (nt > n)
+		nt = n;
+	parts = xcalloc(nt, sizeof(*parts));
 	rs.st = xcalloc(n, sizeof(*rs.st));
 	atomic_init(&rs.next, 0);
 	pthread_mutex_init(&rs.lock, NULL);
