@@ -61,24 +61,6 @@ read_all(void *arg)
 	}
 }
 
-static void
-add_frame(struct fuzz_buf *w, struct noise_cipher *c, const uint8_t *pt,
-    size_t len, int fake_len, uint16_t prefix)
-{
-	uint8_t *ct = malloc(len + NOISE_TAG), hdr[2];
-	size_t m = len + NOISE_TAG;
-
-	if (ct == NULL || noise_encrypt(c, pt, len, ct) < 0)
-		abort();
-	if (fake_len)
-		m = prefix;
-	hdr[0] = (uint8_t)(m >> 8);
-	hdr[1] = (uint8_t)m;
-	fuzz_buf_add(w, hdr, 2);
-	fuzz_buf_add(w, ct, len + NOISE_TAG);
-	free(ct);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -104,13 +86,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (got > NOISE_MAX_MSG - NOISE_TAG)
 			got = NOISE_MAX_MSG - NOISE_TAG;
 		switch (kind % 4) {
-		case 0: add_frame(&w, &peer_tx, b, got, 0, 0); break;
+		case 0: fuzz_add_frame(&w, &peer_tx, b, got, 0, 0); break;
 		case 1: fuzz_buf_add(&w, b, got); break;
 		case 2:
 			peer_tx.n++;
-			add_frame(&w, &peer_tx, b, got, 0, 0);
+			fuzz_add_frame(&w, &peer_tx, b, got, 0, 0);
 			break;
-		case 3: add_frame(&w, &peer_tx, b, got, 1, len); break;
+		case 3: fuzz_add_frame(&w, &peer_tx, b, got, 1, len); break;
 		}
 	}
 	peer = fuzz_peer_start(w.p, w.len, &fd);

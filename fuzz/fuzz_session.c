@@ -45,22 +45,6 @@ run(void *arg)
 	j->rc = session_run(j->ch, &j->o);
 }
 
-static void
-add_frame(struct fuzz_buf *w, struct noise_cipher *c, const uint8_t *pt,
-    size_t len, int fake_len, uint16_t prefix)
-{
-	uint8_t *ct = malloc(len + NOISE_TAG), hdr[2];
-	size_t m = fake_len ? prefix : len + NOISE_TAG;
-
-	if (ct == NULL || noise_encrypt(c, pt, len, ct) < 0)
-		abort();
-	hdr[0] = (uint8_t)(m >> 8);
-	hdr[1] = (uint8_t)m;
-	fuzz_buf_add(w, hdr, 2);
-	fuzz_buf_add(w, ct, len + NOISE_TAG);
-	free(ct);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -100,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else {
 			if (kind % 4 == 2)
 				peer_tx.n++;
-			add_frame(&w, &peer_tx, b, got, kind % 4 == 3, len);
+			fuzz_add_frame(&w, &peer_tx, b, got, kind % 4 == 3, len);
 		}
 	}
 

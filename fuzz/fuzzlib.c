@@ -28,6 +28,7 @@
 #include <zstd.h>
 
 #include "fuzzlib.h"
+#include "noise.h"
 #include "output.h"
 #include "util.h"
 
@@ -558,6 +559,22 @@ fuzz_buf_add(struct fuzz_buf *b, const void *data, size_t len)
 	}
 	memcpy(b->p + b->len, data, len);
 	b->len += len;
+}
+
+void
+fuzz_add_frame(struct fuzz_buf *w, struct noise_cipher *c, const uint8_t *pt,
+    size_t len, int fake_len, uint16_t prefix)
+{
+	uint8_t *ct = malloc(len + NOISE_TAG), hdr[2];
+	size_t m = fake_len ? prefix : len + NOISE_TAG;
+
+	if (ct == NULL || noise_encrypt(c, pt, len, ct) < 0)
+		abort();
+	hdr[0] = (uint8_t)(m >> 8);
+	hdr[1] = (uint8_t)m;
+	fuzz_buf_add(w, hdr, 2);
+	fuzz_buf_add(w, ct, len + NOISE_TAG);
+	free(ct);
 }
 
 /* ---- input cursor ------------------------------------------------------- */

@@ -62,6 +62,12 @@ struct fuzz_buf {
 	size_t		 len, cap;
 };
 void	fuzz_buf_add(struct fuzz_buf *, const void *, size_t);
+/* Append pt[0..len) as one Noise transport message encrypted with c: a
+ * 2-byte length prefix (prefix instead of the true length if fake_len),
+ * then the ciphertext.  What a peer's channel would put on the wire. */
+struct noise_cipher;
+void	fuzz_add_frame(struct fuzz_buf *, struct noise_cipher *c,
+	    const uint8_t *pt, size_t len, int fake_len, uint16_t prefix);
 
 /* A cursor over the input: take bytes from the front. */
 struct fuzz_in {
