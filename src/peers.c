@@ -596,31 +596,45 @@ peer_key_parse(const char *arg, uint8_t pub[PEERS_KEY_LEN])
 }
 
 int
-peers_authorized(const char *path, const uint8_t pub[PEERS_KEY_LEN])
+peers_load_authorized(const char *path, uint8_t (**keys)[PEERS_KEY_LEN])
 {
 	struct lines *l = xcalloc(1, sizeof(*l));
-	uint8_t k[PEERS_KEY_LEN];
 	char *p = path != NULL ? xstrdup(path) :
 	    peers_default_path("authorized_peers");
-	int listed = 0;
+	int n = 0;
 
+	*keys = NULL;
 	l->path = p;
 	if ((l->f = open_list(p, path == NULL)) != NULL) {
 		/* read to the end: a bad line is an error for every peer */
 		while (next_line(l)) {
 			if (ignorable(l->buf))
 				continue;
-			if (parse_pub(l->buf, k) != 0)
+			*keys = xreallocarray(*keys, (size_t)n + 1,
+			    PEERS_KEY_LEN);
+			if (parse_pub(l->buf, (*keys)[n]) != 0)
 				fatal(EXIT_USAGE, "%s:%lu: not a public key "
 				    "(expected \"%s BASE64 [comment]\")", p,
 				    l->lineno, PUB_TYPE);
-			if (sodium_memcmp(k, pub, PEERS_KEY_LEN) == 0)
-				listed = 1;
+			n++;
 		}
 		fclose(l->f);
 	}
 	free(l);
 	free(p);
+	return n;
+}
+
+int
+peers_authorized(const char *path, const uint8_t pub[PEERS_KEY_LEN])
+{
+	uint8_t (*keys)[PEERS_KEY_LEN];
+	int n = peers_load_authorized(path, &keys), listed = 0;
+
+	for (int i = 0; i < n; i++)
+		if (sodium_memcmp(keys[i], pub, PEERS_KEY_LEN) == 0)
+			listed = 1;
+	free(keys);
 	return listed;
 }
 

@@ -56,6 +56,12 @@ void	peers_fingerprint(char out[PEERS_FP_LEN],
  * BASE64.  0, or -1 if arg is neither a file nor a valid inline key. */
 int	peer_key_parse(const char *arg, uint8_t pub[PEERS_KEY_LEN]);
 
+/* The keys listed in the authorized_peers file at path (NULL: the
+ * default, which may be missing: then none), all of it parsed: a bad line
+ * is fatal (exit 1) naming the file and line.  *keys is xmalloc'd (NULL
+ * when there are none); returns their number. */
+int	peers_load_authorized(const char *path,
+	    uint8_t (**keys)[PEERS_KEY_LEN]);
 /* 1 if pub is listed in the authorized_peers file at path (NULL: the
  * default, which may be missing: then 0), else 0. */
 int	peers_authorized(const char *path, const uint8_t pub[PEERS_KEY_LEN]);

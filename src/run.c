@@ -2,14 +2,18 @@
  * run.c: one PSI run: who we are, whom we accept, the connection, the
  * handshake and the parameter check; then session.c does the protocol.
  *
- * Authorization policy (DESIGN section 4):
- *   listener   accepts a connector whose static key is given with
- *              --peer-key or listed in authorized_peers, or any key if the
- *              connector proved the PSK (XXpsk3 fails otherwise);
- *   connector  accepts a listener whose key is given with --peer-key, else
- *              checks known_peers for HOST:PORT: a match passes, a new host
- *              is recorded (accept-new) unless --strict-peer, a different
- *              key is refused.  With a PSK the listener proves it too.
+ * Authorization policy (DESIGN section 4), the same on both sides:
+ *   --peer-key is exclusive: when keys are pinned, only they get in
+ *              (with a PSK too, a peer needs both: XXpsk3 fails without
+ *              it), and neither authorized_peers nor known_peers is read;
+ *   listener   otherwise accepts a connector listed in authorized_peers
+ *              (read once, before listening), or any key if the
+ *              connector proved the PSK;
+ *   connector  otherwise checks known_peers for HOST:PORT: a match passes,
+ *              a different key is refused, and a new host is recorded
+ *              (accept-new) unless --strict-peer, but only once the
+ *              listener's first transport frame (HELLO) has decrypted:
+ *              message 2 proves no PSK, HELLO does.
  *   --insecure skips all of that (the channel is still encrypted, with
  *              throw-away keys) and says so.
  * A listener with none of --peer-key, authorized_peers entries, a PSK or
@@ -43,7 +47,12 @@ struct policy {
 	uint8_t		(*pinned)[32];
 	int		 npinned;
 	int		 listener;
+	uint8_t		(*authorized)[32];	/* listener, nothing pinned */
+	int		 nauthorized;
 	const char	*peer_addr;	/* connector: HOST:PORT for known_peers */
+	uint8_t		 new_key[32];	/* connector: a host not yet known */
+	int		 is_new;
+	char		*authorized_path, *known_path;	/* for messages */
 };
 
 static struct channel *the_channel;
@@ -70,23 +79,6 @@ run_on_fatal(int status, const char *msg)
 	}
 }
 
-/* Does the default authorized_peers file list anybody? */
-static int
-have_authorized(void)
-{
-	char *path = peers_default_path("authorized_peers"), line[256];
-	FILE *f = fopen(path, "r");
-	int any = 0;
-
-	free(path);
-	if (f == NULL)
-		return 0;
-	while (!any && fgets(line, sizeof(line), f))
-		any = strncmp(line, "psi-stream-x25519 ", 18) == 0;
-	fclose(f);
-	return any;
-}
-
 /* Fail before any network work if temporary files cannot be made. */
 static void
 check_tmpdir(const char *dir)
@@ -103,10 +95,10 @@ check_tmpdir(const char *dir)
 }
 
 static int
-is_pinned(const struct policy *pol, const uint8_t pub[32])
+listed(uint8_t (*keys)[32], int n, const uint8_t pub[32])
 {
-	for (int i = 0; i < pol->npinned; i++)
-		if (sodium_memcmp(pol->pinned[i], pub, 32) == 0)
+	for (int i = 0; i < n; i++)
+		if (sodium_memcmp(keys[i], pub, 32) == 0)
 			return 1;
 	return 0;
 }
@@ -117,42 +109,64 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 	struct policy *pol = arg;
 	char fp[PEERS_FP_LEN];
 
-	if (pol->ro->insecure || is_pinned(pol, pub))
+	if (pol->ro->insecure)
 		return 0;
 	peers_fingerprint(fp, pub);
+	if (pol->npinned > 0) {		/* exclusive, on both sides */
+		if (listed(pol->pinned, pol->npinned, pub))
+			return 0;
+		snprintf(why, whylen, "its key %s is not the one given with "
+		    "--peer-key", fp);
+		return -1;
+	}
 	if (pol->listener) {
-		if (peers_authorized(NULL, pub))
+		if (listed(pol->authorized, pol->nauthorized, pub))
 			return 0;
 		if (pol->ro->psk_file)
 			return 0;	/* XXpsk3 only completes with the PSK */
 		snprintf(why, whylen, "its key %s is not authorized; to admit "
 		    "it, add its .pub line to %s or give it with --peer-key",
-		    fp, peers_default_path("authorized_peers"));
+		    fp, pol->authorized_path);
 		return -1;
 	}
-	if (pol->npinned > 0) {
-		snprintf(why, whylen, "its key %s is not the one given with "
-		    "--peer-key", fp);
-		return -1;
-	}
-	switch (known_peer_check(NULL, pol->peer_addr, pub,
-	    pol->ro->strict_peer)) {
+	/* Only look now: a new host is recorded once the first transport
+	 * frame decrypts (record_new_peer), not by a message 2 that proves
+	 * nothing about a PSK. */
+	switch (known_peer_check(NULL, pol->peer_addr, pub, 1)) {
 	case KNOWN_MATCH:
-	case KNOWN_NEW:
 		return 0;
 	case KNOWN_NEW_STRICT:
+		if (!pol->ro->strict_peer) {
+			memcpy(pol->new_key, pub, 32);
+			pol->is_new = 1;
+			return 0;
+		}
 		snprintf(why, whylen, "its key %s is not in %s and "
 		    "--strict-peer is set; check the fingerprint with the "
 		    "peer, then give it with --peer-key", fp,
-		    peers_default_path("known_peers"));
+		    pol->known_path);
 		return -1;
 	default:
 		snprintf(why, whylen, "its key %s differs from the one recorded "
 		    "for %s in %s: the peer changed its identity, or someone is "
 		    "in the middle; if the change is expected, remove that line",
-		    fp, pol->peer_addr, peers_default_path("known_peers"));
+		    fp, pol->peer_addr, pol->known_path);
 		return -1;
 	}
+}
+
+/* Connector: the listener's first transport frame decrypted, so the
+ * handshake is complete (and a PSK proven): trust a new key from now on. */
+static void
+record_new_peer(struct policy *pol)
+{
+	if (!pol->is_new)
+		return;
+	if (known_peer_check(NULL, pol->peer_addr, pol->new_key, 0) ==
+	    KNOWN_MISMATCH)	/* another run recorded another key meanwhile */
+		fatal(EXIT_AUTH, "refusing %s: its key differs from the one "
+		    "just recorded for it in %s", pol->peer_addr,
+		    pol->known_path);
 }
 
 int
@@ -194,12 +208,17 @@ cmd_run(struct run_opts *ro)
 			fatal(EXIT_IO, "cannot allocate secure memory");
 		randombytes_buf(throwaway, 32);
 	} else {
+		pol.authorized_path = peers_default_path("authorized_peers");
+		pol.known_path = peers_default_path("known_peers");
+		if (pol.listener && pol.npinned == 0)
+			pol.nauthorized = peers_load_authorized(NULL,
+			    &pol.authorized);
 		if (pol.listener && pol.npinned == 0 && psk == NULL &&
-		    !have_authorized())
+		    pol.nauthorized == 0)
 			fatal(EXIT_USAGE, "no peer is authorized: give the peer's "
 			    "public key with --peer-key FILE, list it in %s, or "
 			    "use --psk-file (see psi-stream(1), AUTHENTICATION)",
-			    peers_default_path("authorized_peers"));
+			    pol.authorized_path);
 		id = identity_load(ro->identity);
 	}
 	auth.s_priv = ro->insecure ? throwaway : id->priv;
@@ -225,6 +244,7 @@ cmd_run(struct run_opts *ro)
 	} else {
 		ch_handshake(the_channel, 1, &auth, hello, hlen, NULL, NULL);
 		plen = ch_expect(the_channel, FR_HELLO, buf);
+		record_new_peer(&pol);
 		params_check(&ro->s.p, buf, plen, peer_desc);
 	}
 	if (id)
@@ -241,6 +261,9 @@ cmd_run(struct run_opts *ro)
 	the_channel = NULL;
 	free(buf);
 	free(pol.pinned);
+	free(pol.authorized);
+	free(pol.authorized_path);
+	free(pol.known_path);
 	free(peer_desc);
 	return rc;
 }

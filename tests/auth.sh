@@ -7,7 +7,7 @@
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 34
+plan 41
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
@@ -51,6 +51,34 @@ is "third key at the listener: nothing written" \
     "$(cat "$T/mal.c.out" "$T/mal.l.out" | wc -c)" 0
 check "... the listener names the refused fingerprint" \
     grep -q "$("$PSI" fingerprint "$T/mallory.pub")" "$T/mal.l.err"
+
+# --peer-key is exclusive: Mallory, listed in authorized_peers, or knowing
+# the PSK, is still refused by a listener that pins Alice.
+cp "$T/mallory.pub" "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
+pair malauth "-q --identity $T/bob --peer-key $T/alice.pub $T/b" \
+    "-q --identity $T/mallory --peer-key $T/bob.pub $T/a"
+is "authorized_peers lists mallory, bob pins alice: mallory refused (4 4)" \
+    "$C_RC $L_RC" "4 4"
+is "... nothing written" "$(cat "$T/malauth.c.out" "$T/malauth.l.out" | wc -c)" 0
+pair malauth2 "-q --identity $T/bob $T/b" \
+    "-q --identity $T/mallory --peer-key $T/bob.pub $T/a"
+is "... twin: without --peer-key, authorized_peers admits mallory (0 0)" \
+    "$C_RC $L_RC" "0 0"
+rm -f "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
+printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$T/psk"
+chmod 600 "$T/psk"
+pair malpsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
+    "-q --identity $T/mallory --peer-key $T/bob.pub --psk-file $T/psk $T/a"
+is "bob pins alice with a PSK: mallory, who knows the PSK, is refused (4 4)" \
+    "$C_RC $L_RC" "4 4"
+pair alinopsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --peer-key $T/bob.pub $T/a"
+is "... and alice without the PSK is refused too: both are needed (4 4)" \
+    "$C_RC $L_RC" "4 4"
+pair alipsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --peer-key $T/bob.pub --psk-file $T/psk $T/a"
+is "... twin: alice with the PSK gets in (0 0)" "$C_RC $L_RC" "0 0"
+same_file "... and her output is exact" "$T/alipsk.c.out" "$T/a.want"
 
 # A listener that is not who the connector pinned.
 pair imp "-q --identity $T/mallory --peer-key $T/alice.pub $T/b" \
