@@ -4,7 +4,7 @@
 # with no authorization configured (exit 1), and `prf` reproducing the
 # RFC 9497 vector outputs through the real binary (and refusing bad keys).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 17
+plan 19
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
@@ -49,4 +49,15 @@ is "prf refuses a zero key (exit 1)" "$rc" 1
 printf 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n' >"$T/big"
 "$PSI" prf --oprf-key "$T/big" "$T/in" >/dev/null 2>"$T/err"; rc=$?
 is "prf refuses a non-canonical key (exit 1)" "$rc" 1
+
+# The man page's .Os names this program and version (an empty .Os makes
+# groff print "BSD" in the footer).
+os_ok() {	# os_ok PAGE
+	test "$(sed -n 's/^\.Os //p' "$1")" = "$("$PSI" --version)"
+}
+check "man page .Os is 'psi-stream VERSION', as --version prints" \
+    os_ok "$SRCDIR/man/psi-stream.1"
+sed 's/^\.Os .*/.Os/' "$SRCDIR/man/psi-stream.1" >"$T/empty-os.1"
+if os_ok "$T/empty-os.1"; then fail "... negative twin: an empty .Os is caught"
+else ok "... negative twin: an empty .Os is caught"; fi
 done_testing

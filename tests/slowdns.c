@@ -5,7 +5,9 @@
  * goes to the real getaddrinfo().  Used to check that --connect-timeout
  * bounds a lookup as well as the connection.
  */
+#ifndef _GNU_SOURCE		/* configure may pass -D_GNU_SOURCE already */
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <netdb.h>
 #include <string.h>
