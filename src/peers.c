@@ -493,6 +493,31 @@ peers_keygen(const char *path, const char *comment)
 	return EXIT_OK;
 }
 
+/* A .pub file given for a private key: say so before the mode check
+ * calls it "readable by others".  Reads only the type word. */
+static void
+refuse_public(const char *path)
+{
+	char head[sizeof(PUB_TYPE)];
+	size_t n = strlen(PUB_TYPE), len = strlen(path);
+	ssize_t got;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return;		/* read_private() names the error */
+	got = read(fd, head, n + 1);
+	close(fd);
+	if (got != (ssize_t)n + 1 || memcmp(head, PUB_TYPE, n) != 0 ||
+	    !is_space(head[n]))
+		return;
+	if (len > 4 && strcmp(path + len - 4, ".pub") == 0)
+		fatal(EXIT_USAGE, "%s is a public key (the line to give the "
+		    "peer), not a psi-stream private key; the identity is "
+		    "the file without .pub, %.*s", path, (int)(len - 4), path);
+	fatal(EXIT_USAGE, "%s is a public key (the line to give the peer), "
+	    "not a psi-stream private key", path);
+}
+
 struct identity *
 identity_load(const char *path)
 {
@@ -516,6 +541,7 @@ identity_load(const char *path)
 			    id->path, fp);
 		}
 	}
+	refuse_public(id->path);
 	id->priv = secure_alloc(PEERS_KEY_LEN);
 	read_private(id->path, id->priv);
 	crypto_scalarmult_base(id->pub, id->priv);

@@ -36,6 +36,7 @@
 #include "net.h"
 #include "output.h"
 #include "peers.h"
+#include "preflight.h"
 #include "progress.h"
 #include "stats.h"
 #include "run.h"
@@ -77,21 +78,6 @@ run_on_fatal(int status, const char *msg)
 		stats_set_error(msg);
 		stats_write(stats_path, status);
 	}
-}
-
-/* Fail before any network work if temporary files cannot be made. */
-static void
-check_tmpdir(const char *dir)
-{
-	struct stat st;
-
-	if (stat(dir, &st) < 0)
-		fatal_errno(EXIT_IO, "cannot use temporary directory %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		fatal(EXIT_IO, "cannot use temporary directory %s: not a "
-		    "directory", dir);
-	if (access(dir, W_OK | X_OK) < 0)
-		fatal_errno(EXIT_IO, "cannot use temporary directory %s", dir);
 }
 
 static int
@@ -181,13 +167,13 @@ cmd_run(struct run_opts *ro)
 	char *peer_desc;
 	int fd, rc;
 
+	preflight_stats(ro->s.stats);	/* before anything is written there */
 	stats_path = ro->s.stats;
 	stats_start();
 	run_stats.role = ro->s.p.role == ROLE_HOLDER ? "holder" : "querier";
 	run_stats.shard_i = ro->s.p.shard_i;
 	run_stats.shard_n = ro->s.p.shard_n;
 	stats_phase("connect");
-	check_tmpdir(ro->s.tmpdir);
 	memset(&pol, 0, sizeof(pol));
 	pol.ro = ro;
 	pol.listener = ro->listen != NULL;
@@ -201,6 +187,7 @@ cmd_run(struct run_opts *ro)
 			fatal(EXIT_IO, "cannot allocate secure memory");
 		psk_load(ro->psk_file, psk);
 	}
+	preflight_run(&ro->s);		/* local paths: exit 2 before the network */
 	if (ro->insecure) {
 		warnx_("warning: --insecure: the peer is not authenticated; "
 		    "anyone who can connect gets answers");

@@ -764,6 +764,9 @@ run_querier(struct state *S)
 	sorter_free(S->vals);
 	S->vals = NULL;
 
+	/* Our output exists before the holder can have its result: a bad
+	 * -o fails here, and the holder hears of it instead of finishing. */
+	out = output_open(S->o->output, S->o->rec.zero_term ? '\0' : '\n');
 	stats_phase("reveal");
 	progress_phase("reveal", 0);
 	setsend_init(&reveal, S, FR_REVEAL);
@@ -780,7 +783,6 @@ run_querier(struct state *S)
 	}
 	setsend_end(&reveal, FR_REND);
 
-	out = output_open(S->o->output, S->o->rec.zero_term ? '\0' : '\n');
 	write_matches(S, out);
 	ch_expect(S->ch, FR_DONE, S->frame);
 	output_commit(out);
@@ -1094,10 +1096,10 @@ send_elements(struct state *S, struct esort *es, int type)
 	return total;
 }
 
+/* Write the count to out (opened by the caller) and commit it. */
 static void
-print_count(const struct session_opts *o, uint64_t c)
+print_count(struct output *out, uint64_t c)
 {
-	struct output *out = output_open(o->output, '\n');
 	char line[32];
 
 	snprintf(line, sizeof(line), "%" PRIu64 "\n", c);
@@ -1113,6 +1115,7 @@ run_count_querier(struct state *S)
 	struct esort *es = esort_new(S->tmpdir, S->mem_hits);
 	struct cbatch b;
 	struct merge m;
+	struct output *out;
 	uint64_t nq, got = 0, nh;
 	int type;
 
@@ -1173,13 +1176,14 @@ run_count_querier(struct state *S)
 	m.next = next_sorted;
 	m.src = S;
 	recv_set(S, FR_DIGEST, FR_DEND, nh, merge_chunk, &m);
+	out = output_open(S->o->output, '\n');	/* before the holder's count */
 	if (S->o->p.reveal == REVEAL_BOTH) {
 		put_u64(S->frame, S->matched);
 		ch_send(S->ch, FR_COUNT, S->frame, 8);
 	} else
 		ch_send(S->ch, FR_COUNT, NULL, 0);
 	ch_expect(S->ch, FR_DONE, S->frame);
-	print_count(S->o, S->matched);
+	print_count(out, S->matched);
 	return EXIT_OK;
 }
 
@@ -1190,6 +1194,7 @@ run_count_holder(struct state *S)
 	struct esort *es = esort_new(S->tmpdir, S->mem_hits);
 	struct cbatch own, q;
 	struct setsend dig;
+	struct output *out;
 	uint64_t nq = 0, sent, c;
 	int qdone = 0, own_done = 0, type;
 	u128 v;
@@ -1271,8 +1276,9 @@ run_count_holder(struct state *S)
 	if (S->o->p.reveal == REVEAL_BOTH) {
 		if (n != 8 || (c = get_u64(S->frame)) > sent || c > nq)
 			fatal(EXIT_PROTO, "peer sent an impossible count");
+		out = output_open(S->o->output, '\n');	/* before DONE */
 		ch_send(S->ch, FR_DONE, NULL, 0);
-		print_count(S->o, c);
+		print_count(out, c);
 	} else {
 		if (n != 0)
 			fatal(EXIT_PROTO, "peer sent a count with --reveal querier");

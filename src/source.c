@@ -433,9 +433,17 @@ raw_next(struct source *s, const uint8_t **out, size_t *len)
 
 /* ---- format detection -------------------------------------------------- */
 
+static void (*read_hook)(size_t);
+
+void
+source_on_read(void (*fn)(size_t))
+{
+	read_hook = fn;
+}
+
 /* Bytes peeked at open first, then the rest of the stream. */
 static int
-pull(struct source *s, const uint8_t **out, size_t *len)
+pull_raw(struct source *s, const uint8_t **out, size_t *len)
 {
 	if (s->peeklen > 0) {
 		*out = s->peek;
@@ -450,6 +458,17 @@ pull(struct source *s, const uint8_t **out, size_t *len)
 		return 1;
 	}
 	return raw_next(s, out, len);
+}
+
+/* pull_raw(), telling the read hook how many raw bytes were taken. */
+static int
+pull(struct source *s, const uint8_t **out, size_t *len)
+{
+	int more = pull_raw(s, out, len);
+
+	if (more && read_hook != NULL)
+		read_hook(*len);
+	return more;
 }
 
 /* Reads up to 4 bytes ahead; leaves them to be served by pull(). */

@@ -31,6 +31,9 @@ const char *source_name(const struct source *);
 /* Size in bytes if a regular uncompressed file, else 0 (for progress). */
 uint64_t source_size(const struct source *);
 void	source_close(struct source *);
+/* fn(n) is called for every n raw bytes (before decompression) a source
+ * hands out, from the thread reading; NULL turns it off.  For progress. */
+void	source_on_read(void (*fn)(size_t n));
 /* 1 if io_uring is used for reading (after the first source_open). */
 int	source_uses_uring(void);
 

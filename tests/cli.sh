@@ -4,14 +4,17 @@
 # with no authorization configured (exit 1), and `prf` reproducing the
 # RFC 9497 vector outputs through the real binary (and refusing bad keys).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 19
+plan 66
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
 check "--help prints usage on stdout" grep -q '^usage: psi-stream' "$T/help"
 "$PSI" --no-such-option >/dev/null 2>"$T/err"; rc=$?
 is "unknown option exits 1" "$rc" 1
-check "unknown option prints usage on stderr" grep -q 'usage:' "$T/err"
+is "... with two lines: what is wrong, and one Try line" \
+    "$(wc -l <"$T/err" | tr -d ' '):$(sed -n 2p "$T/err")" \
+    "2:Try 'psi-stream --help' for more information."
+check "... the first naming the option" grep -q -- "--no-such-option" "$T/err"
 "$PSI" "$T/nothing" >/dev/null 2>"$T/err"; rc=$?
 is "neither --listen nor --peer exits 1" "$rc" 1
 "$PSI" --listen 1 --peer a:1 >/dev/null 2>"$T/err"; rc=$?
@@ -19,7 +22,7 @@ is "both --listen and --peer exits 1" "$rc" 1
 "$PSI" --listen 127.0.0.1:1 --timeout abc >/dev/null 2>"$T/err"; rc=$?
 is "bad --timeout exits 1" "$rc" 1
 
-"$PSI" --listen "127.0.0.1:$(free_port)" "$T/x" >/dev/null 2>"$T/err"; rc=$?
+"$PSI" --listen "127.0.0.1:$(free_port)" "$T/help" >/dev/null 2>"$T/err"; rc=$?
 is "listener with nobody authorized exits 1" "$rc" 1
 check "... and says how to authorize a peer" grep -q -- '--peer-key' "$T/err"
 
@@ -49,6 +52,131 @@ is "prf refuses a zero key (exit 1)" "$rc" 1
 printf 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n' >"$T/big"
 "$PSI" prf --oprf-key "$T/big" "$T/in" >/dev/null 2>"$T/err"; rc=$?
 is "prf refuses a non-canonical key (exit 1)" "$rc" 1
+
+# ---- each command takes its own options (issue 16 item 8) -------------
+printf 'a\nb\n' >"$T/in2"
+"$PSI" check --peer x:1 "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "check --peer is refused (exit 1), not ignored" "$rc" 1
+check "... saying check does not take --peer" \
+    grep -q "check does not take --peer" "$T/err"
+check "... and pointing to check's own help" \
+    grep -qx "Try 'psi-stream check --help' for more information." "$T/err"
+"$PSI" check -o "$T/made" "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "check -o is refused (exit 1)" "$rc" 1
+check "... and writes nothing" test ! -e "$T/made"
+"$PSI" check --csv --key-field 1 --trim "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "negative twin: check with record options runs (exit 0)" "$rc" 0
+"$PSI" prf --peer x:1 --oprf-key "$T/in2" "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "prf --peer is refused (exit 1)" "$rc" 1
+"$PSI" --peer x:1 -f "$T/k" "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "a run refuses keygen's -f (exit 1)" "$rc" 1
+check "... naming the command it belongs to" grep -q "psi-stream keygen" "$T/err"
+
+"$PSI" keygen --help >"$T/kh" 2>"$T/err"; rc=$?
+is "keygen --help exits 0" "$rc" 0
+check "... and describes -f and -C" sh -c \
+    "grep -q '^usage: psi-stream keygen' '$T/kh' && grep -q -- '-f FILE' '$T/kh' &&
+    grep -q -- '-C COMMENT' '$T/kh'"
+check "... without the run's options" sh -c "! grep -q -- '--peer' '$T/kh'"
+"$PSI" fingerprint --help >"$T/fh" 2>"$T/err"; rc=$?
+is "fingerprint --help exits 0 with its usage" \
+    "$rc:$(head -1 "$T/fh")" "0:usage: psi-stream fingerprint [FILE]"
+"$PSI" keygen --bogus >/dev/null 2>"$T/err"; rc=$?
+is "negative twin: keygen --bogus exits 1 with keygen's Try line" \
+    "$rc:$(tail -1 "$T/err")" \
+    "1:Try 'psi-stream keygen --help' for more information."
+"$PSI" fingerprint a b >/dev/null 2>"$T/err"; rc=$?
+is "fingerprint with two arguments: exit 1, two lines" \
+    "$rc:$(wc -l <"$T/err" | tr -d ' ')" "1:2"
+"$PSI" --help >"$T/help"
+check "--help describes keygen's -f and -C" sh -c \
+    "grep -q '^  -f FILE  ' '$T/help' && grep -q '^  -C COMMENT  ' '$T/help'"
+
+# fingerprint prints the comment, as ssh-keygen -l does
+"$PSI" keygen -q -f "$T/kc" -C "alice@example.org"
+"$PSI" keygen -q -f "$T/kn"
+fp=$("$PSI" fingerprint "$T/kc.pub")
+case $fp in
+"SHA256:"?*" alice@example.org") ok "fingerprint FILE.pub prints the comment" ;;
+*) fail "fingerprint FILE.pub prints the comment (got '$fp')" ;;
+esac
+is "fingerprint of the private key prints the same line" \
+    "$("$PSI" fingerprint "$T/kc")" "$fp"
+fp=$("$PSI" fingerprint "$T/kn.pub")
+case $fp in
+SHA256:*" "*) fail "negative twin: no comment, one word (got '$fp')" ;;
+SHA256:?*) ok "negative twin: a key without a comment prints one word" ;;
+*) fail "negative twin: no comment, one word (got '$fp')" ;;
+esac
+
+# --identity with the .pub file by mistake
+cp "$T/kc.pub" "$T/pubcopy.pub"; chmod 644 "$T/pubcopy.pub"
+"$PSI" --peer 127.0.0.1:1 --identity "$T/pubcopy.pub" "$T/in2" \
+    >/dev/null 2>"$T/err"; rc=$?
+is "--identity x.pub exits 1" "$rc" 1
+check "... saying it is a public key and naming the private one" \
+    grep -q "is a public key.*$T/pubcopy\$" "$T/err"
+check "... not asking for chmod 600" sh -c "! grep -q chmod '$T/err'"
+chmod 644 "$T/kn"
+"$PSI" --peer 127.0.0.1:1 --identity "$T/kn" "$T/in2" >/dev/null 2>"$T/err"
+check "negative twin: a private key others can read still asks for chmod 600" \
+    grep -q "chmod 600" "$T/err"
+
+# ---- the first error shown is the one to fix first --------------------
+rm -rf "$XDG_CONFIG_HOME"
+"$PSI" --listen 99999 "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "--listen 99999 exits 1" "$rc" 1
+check "... reported as an invalid address, not as 'no peer is authorized'" \
+    sh -c "grep -q \"invalid --listen address '99999'\" '$T/err' &&
+    ! grep -q 'authorized' '$T/err'"
+"$PSI" --peer b.example.com "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "--peer without a port exits 1" "$rc" 1
+check "... and creates no identity" test ! -e "$XDG_CONFIG_HOME/psi-stream/id_x25519"
+"$PSI" --peer "127.0.0.1:$(free_port)" --connect-timeout 1 "$T/in2" \
+    >/dev/null 2>"$T/err"
+check "negative twin: a good command line does create the identity" \
+    test -e "$XDG_CONFIG_HOME/psi-stream/id_x25519"
+
+# ---- pre-flight: local paths fail before any network work (item 1) ---
+# --connect-timeout / --accept-timeout 30: a build that checked paths only
+# after the network would exit 3 (or not yet) instead of 2.
+port=$(free_port)
+"$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 30 \
+    "$T/in2" "$T/nosuch-input" >/dev/null 2>"$T/err"; rc=$?
+is "connector, missing input, nobody listening: exit 2, not 3" "$rc" 2
+check "... naming the file" grep -q "nosuch-input" "$T/err"
+check "... before any connection attempt" sh -c "! grep -q connect '$T/err'"
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 30 \
+    "$T/nosuch-input" >/dev/null 2>"$T/err"; rc=$?
+is "listener, missing input: exit 2 at once" "$rc" 2
+check "... naming the file" grep -q "nosuch-input" "$T/err"
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 1 \
+    "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "negative twin: a listener with its input waits, then exits 3" "$rc" 3
+"$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 30 \
+    -o /nonexistent/dir/x "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "querier -o /nonexistent/dir/x: exit 2 before connecting" "$rc" 2
+check "... naming the path" grep -q "/nonexistent/dir/x" "$T/err"
+"$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 1 \
+    -o "$T/out.txt" "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+is "negative twin: a good -o gets as far as connecting (exit 3)" "$rc" 3
+check "... and leaves no output file" test ! -e "$T/out.txt"
+for bad in "-o $T/in2/x" "--stats /nonexistent/s.json" "--stats $T" \
+    "--tmpdir /nonexistent" "--tmpdir $T/in2" "$T" ; do
+	# shellcheck disable=SC2086
+	"$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 30 \
+	    $bad "$T/in2" >/dev/null 2>"$T/err"; rc=$?
+	is "pre-flight: '$bad' exits 2 at once" "$rc" 2
+done
+printf '\037\213\010\000junk' >"$T/in.gz"
+"$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 30 "$T/in.gz" \
+    >/dev/null 2>"$T/err"; rc=$?
+is "pre-flight reads the format: a gzip input exits 2 before connecting" \
+    "$rc:$(grep -c zcat "$T/err")" "2:1"
+"$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 30 \
+    --stats "$T/st.json" "$T/nosuch-input" >/dev/null 2>"$T/err"
+check "a pre-flight failure still writes --stats with the error" \
+    grep -q '"error": "cannot open .*nosuch-input' "$T/st.json"
 
 # The man page's .Os names this program and version (an empty .Os makes
 # groff print "BSD" in the footer).
