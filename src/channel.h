@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"	/* put_u64 and friends for frame payloads */
+
 #define CH_MAX_PAYLOAD	(65535 - 16 - 1)
 
 enum frame_type {
@@ -78,11 +80,5 @@ void	ch_close(struct channel *);
 uint64_t ch_bytes_sent(const struct channel *);
 uint64_t ch_bytes_received(const struct channel *);
 const char *ch_frame_name(int type);
-
-/* Big-endian helpers for frame payloads. */
-void	put_u64(uint8_t *p, uint64_t v);
-uint64_t get_u64(const uint8_t *p);
-void	put_u32(uint8_t *p, uint32_t v);
-uint32_t get_u32(const uint8_t *p);
 
 #endif

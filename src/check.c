@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "check.h"
 #include "records.h"
 #include "util.h"
@@ -69,24 +70,6 @@ struct distinct {
 };
 
 /* ---- hashing ----------------------------------------------------------- */
-
-static inline uint64_t
-load64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint64_t
-load32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
 
 /* Folded 64x64->128 multiplication: a strong, cheap mixing step. */
 static inline uint64_t
@@ -122,9 +105,9 @@ key_hash(const uint8_t *p, size_t n)
 	size_t len = n;
 
 	while (n > 16) {
-		a = (a ^ load64(p)) * K2;
+		a = (a ^ load_host64(p)) * K2;
 		a = a << 31 | a >> 33;
-		b = (b ^ load64(p + 8)) * K0;
+		b = (b ^ load_host64(p + 8)) * K0;
 		b = b << 29 | b >> 35;
 		p += 16;
 		n -= 16;
@@ -132,11 +115,11 @@ key_hash(const uint8_t *p, size_t n)
 	/* 1..16 bytes left (0 only for an empty key); the loads may
 	 * overlap, which is fine since the length is mixed in. */
 	if (n >= 8) {
-		w0 = load64(p);
-		w1 = load64(p + n - 8);
+		w0 = load_host64(p);
+		w1 = load_host64(p + n - 8);
 	} else if (n >= 4) {
-		w0 = load32(p);
-		w1 = load32(p + n - 4);
+		w0 = load_host32(p);
+		w1 = load_host32(p + n - 4);
 	} else if (n > 0) {
 		w0 = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
 		w1 = 0;

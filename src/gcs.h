@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef unsigned __int128 u128;
+#include "bytes.h"	/* u128 */
 
 #define GCS_HEADER	22
 #define GCS_MAX_COUNT	(1u << 20)

@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
 #include "oprf.h"
 #include "util.h"
 
@@ -35,13 +36,6 @@
 #define SHA512_BLOCK	128	/* r_in_bytes of RFC 9380 */
 #define SHA512_OUT	crypto_hash_sha512_BYTES	/* b_in_bytes */
 #define UNIFORM_LEN	64	/* bytes fed to from_hash and scalar_reduce */
-
-static void
-put_u16(uint8_t out[2], size_t v)
-{
-	out[0] = (uint8_t)(v >> 8);
-	out[1] = (uint8_t)v;
-}
 
 /*
  * Elements from outside (a peer's blinded or evaluated elements) are
