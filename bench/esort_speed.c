@@ -1,10 +1,10 @@
 /*
- * esort_speed.c: how fast the external sorter of 32-byte elements in
- * spill.c is, and how much disk it uses.  Sorts N uniformly random
- * elements with budget MEM (default 10^7 elements, 64 MiB, in $TMPDIR or
- * /tmp) and prints elements per second for adding (sorting and writing
- * runs included), finishing and reading back, the number of runs, bytes
- * an element on disk (written in all, intermediate merges included, and
+ * esort_speed.c: how fast the element sorter (src/esort.c) is, and how
+ * much disk it uses.  Sorts N uniformly random elements with budget MEM
+ * (default 10^7 elements, 64 MiB, in $TMPDIR or /tmp) and prints
+ * elements per second for adding (sorting and writing runs included),
+ * finishing and reading back, the number of runs, bytes an element on
+ * disk (written in all, intermediate merges included, and
  * still held by the final merge) and peak RSS against the budget.  With
  * -u, one element in four repeats an earlier one and the output is asked
  * to be unique.  A benchmark, not a test: it checks only that the output
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
-#include "spill.h"
+#include "esort.h"
 #include "util.h"
 
 /* Element i: random from seed i; with -u, element 4k+3 repeats 4k. */

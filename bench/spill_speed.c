@@ -1,5 +1,5 @@
 /*
- * spill_speed.c: how fast the external sorter of spill.c is, and how much
+ * spill_speed.c: how fast the value sorter (src/sorter.c) is, and how much
  * disk it uses.  Sorts N uniformly random (128-bit value, index) pairs
  * with budget MEM (default 10^7 pairs, 64 MiB, in $TMPDIR or /tmp) and
  * prints pairs per second for adding (sorting and writing runs included),
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
-#include "spill.h"
+#include "sorter.h"
 #include "util.h"
 
 int

@@ -1,5 +1,7 @@
 /*
- * t_spill.c: the record spill and the external sorter (src/spill.c).
+ * t_spill.c: the spill family: the record spill (src/recspill.c), the
+ * value sorter (src/sorter.c), the element sorter (src/esort.c), and the
+ * temporary files under them (src/spillfile.c, src/runs.c).
  * Covers: record round trips (empty, one, many with empty, binary and
  * block-sized records, a 5 MB record); sorter output against qsort (empty,
  * one pair, all values equal, in memory only, many runs merged in several
@@ -8,7 +10,11 @@
  * no descriptor leaked; exit 2 naming the directory for a missing,
  * unwritable, read-only or full directory; exit 2 for a corrupted or
  * truncated temporary file; exit 1 for a budget under the minimum; the
- * tick callback; peak RSS of a 4M-pair sorter within its budget.
+ * heartbeat callback; peak RSS of a 4M-pair sorter within its budget.
+ * Typed records: (value, index) pairs and values round trip, in the
+ * documented little-endian layout, and a record of the wrong length is a
+ * corrupt file (exit 2).  spill_bytes_written() grows by exactly what a
+ * file holds, and not at all for a sorter kept in memory.
  * The sorter of 32-byte elements (esort) against qsort the same way, with
  * and without unique (empty, one, all equal, in memory only, many runs
  * merged in several passes, many duplicates and shared prefixes), the same
@@ -33,7 +39,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spill.h"
+#include "esort.h"
+#include "recspill.h"
+#include "sorter.h"
 #include "tap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -364,6 +372,184 @@ test_recspill_damage(void)
 	}
 }
 
+/* ---- typed records: (value, index) pairs and values --------------------- */
+
+#define NPAIRS	100000
+
+/* Pair i of the typed-record tests: extremes first, then random. */
+static void
+typed_pair(uint64_t i, u128 *v, uint64_t *idx)
+{
+	uint64_t s = i * 31 + 1;
+
+	*v = i == 0 ? 0 : i == 1 ? ~(u128)0 : rand128(&s);
+	*idx = i == 1 ? UINT64_MAX : i * 7;
+}
+
+static void
+test_recspill_pairs(void)
+{
+	int fds = fd_count();
+	struct recspill *rs = recspill_new(tmpdir);
+	const uint8_t *d;
+	size_t len;
+	uint64_t i, idx, want_idx, bad = 0, got = 0;
+	u128 v, want;
+	uint8_t le[24];
+
+	for (i = 0; i < NPAIRS; i++) {
+		typed_pair(i, &want, &want_idx);
+		recspill_add_pair(rs, want, want_idx);
+	}
+	recspill_rewind(rs);
+	while (recspill_next_pair(rs, &v, &idx)) {
+		typed_pair(got++, &want, &want_idx);
+		bad += v != want || idx != want_idx;
+	}
+	ok(got == NPAIRS && bad == 0 && recspill_count(rs) == NPAIRS,
+	    "recspill pairs: %llu of %d read back, %llu wrong",
+	    (unsigned long long)got, NPAIRS, (unsigned long long)bad);
+	/* negative twin: the same check against a perturbed reference */
+	recspill_rewind(rs);
+	for (got = 0, bad = 0; recspill_next_pair(rs, &v, &idx); got++) {
+		typed_pair(got, &want, &want_idx);
+		bad += v != want + (got == 777) || idx != want_idx;
+	}
+	ok(bad == 1, "recspill pairs: one perturbed reference pair is "
+	    "caught (%llu)", (unsigned long long)bad);
+
+	/* the format is little-endian, value low half first */
+	recspill_rewind(rs);
+	(void)recspill_next(rs, &d, &len);	/* pair 0: all zero */
+	(void)recspill_next(rs, &d, &len);	/* pair 1: all ones */
+	ok(len == 24 && d[0] == 0xff && d[23] == 0xff,
+	    "recspill pairs: 24-byte records");
+	recspill_free(rs);
+
+	rs = recspill_new(tmpdir);
+	recspill_add_pair(rs, (u128)0x0102030405060708ULL << 64 |
+	    0x1112131415161718ULL, 0x2122232425262728ULL);
+	recspill_rewind(rs);
+	memcpy(le, "\x18\x17\x16\x15\x14\x13\x12\x11"
+	    "\x08\x07\x06\x05\x04\x03\x02\x01"
+	    "\x28\x27\x26\x25\x24\x23\x22\x21", 24);
+	ok(recspill_next(rs, &d, &len) == 1 && len == 24 &&
+	    memcmp(d, le, 24) == 0, "recspill pairs: bytes as documented "
+	    "(value low, value high, index; each little-endian)");
+	recspill_free(rs);
+
+	rs = recspill_new(tmpdir);
+	for (i = 0; i < 1000; i++)
+		recspill_add_value(rs, (u128)i << 100 | i);
+	recspill_rewind(rs);
+	for (got = 0, bad = 0; recspill_next_value(rs, &v); got++)
+		bad += v != ((u128)got << 100 | got);
+	ok(got == 1000 && bad == 0, "recspill values: 1000 round trip");
+	recspill_free(rs);
+	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
+	    "recspill pairs: no descriptor or file left");
+}
+
+/* A spill of 16-byte values (or a raw record of len bytes) read as pairs. */
+static void
+child_pair_misread(void *arg)
+{
+	size_t rawlen = *(const size_t *)arg;
+	struct recspill *rs = recspill_new(tmpdir);
+	uint8_t raw[24] = { 0 };
+	uint64_t idx;
+	u128 v;
+
+	if (rawlen == 16)
+		recspill_add_value(rs, 42);
+	else
+		recspill_add(rs, raw, rawlen);
+	recspill_rewind(rs);
+	while (recspill_next_pair(rs, &v, &idx))
+		;
+	recspill_free(rs);
+}
+
+static void
+child_value_misread(void *arg)
+{
+	struct recspill *rs = recspill_new(tmpdir);
+	u128 v;
+
+	recspill_add_pair(rs, 42, 7);
+	recspill_rewind(rs);
+	while (recspill_next_value(rs, &v))
+		;
+	recspill_free(rs);
+}
+
+static void
+test_recspill_typed_errors(void)
+{
+	static const size_t lens[] = { 16, 23, 25, 24 };
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		expect_fatal(child_pair_misread, (void *)&lens[i], 2,
+		    "corrupt temporary file in", tmpdir, lens[i] == 16 ?
+		    "recspill pairs: a value read as a pair is corrupt" :
+		    "recspill pairs: a record not 24 bytes is corrupt");
+	expect_clean(child_pair_misread, (void *)&lens[3],
+	    "recspill pairs: a raw 24-byte record reads as a pair, silent");
+	expect_fatal(child_value_misread, NULL, 2, "corrupt temporary file "
+	    "in", tmpdir, "recspill values: a pair read as a value is corrupt");
+}
+
+/* ---- bytes written to temporary files (--stats spill_bytes) ------------- */
+
+static void
+test_bytes_written(void)
+{
+	struct recspill *rs;
+	struct sorter *s;
+	struct stat st;
+	uint64_t before, i;
+	uint8_t buf[600];
+	int fd;
+
+	before = spill_bytes_written();
+	rs = recspill_new(tmpdir);
+	for (i = 0; i < 2000; i++) {
+		rec_fill(i, buf, sizeof(buf));
+		recspill_add(rs, buf, sizeof(buf));
+	}
+	recspill_rewind(rs);
+	fd = find_tmp_fd(tmpdir);
+	if (fd == -1 || fstat(fd, &st) == -1)
+		st.st_size = -1;
+	ok(st.st_size > 0 &&
+	    spill_bytes_written() - before == (uint64_t)st.st_size,
+	    "spill_bytes_written: grows by the file's size (%lld bytes, "
+	    "counted %llu)", (long long)st.st_size,
+	    (unsigned long long)(spill_bytes_written() - before));
+	recspill_free(rs);
+
+	before = spill_bytes_written();
+	s = sorter_new(tmpdir, 16 << 20);
+	for (i = 0; i < 10000; i++)
+		sorter_add(s, (u128)i * 0x9e3779b97f4a7c15ULL, i);
+	sorter_finish(s);
+	ok(sorter_runs(s) == 0 && spill_bytes_written() == before,
+	    "spill_bytes_written: a sorter kept in memory writes 0 bytes");
+	sorter_free(s);
+
+	before = spill_bytes_written();
+	s = sorter_new(tmpdir, sorter_min_memory());
+	for (i = 0; i < 100000; i++)
+		sorter_add(s, (u128)i * 0x9e3779b97f4a7c15ULL, i);
+	sorter_finish(s);
+	ok(sorter_runs(s) > 1 && spill_bytes_written() - before > 100000,
+	    "spill_bytes_written: a sorter with %u runs wrote %llu bytes",
+	    sorter_runs(s), (unsigned long long)(spill_bytes_written() -
+	    before));
+	sorter_free(s);
+}
+
 /* ---- unwritable directories --------------------------------------------- */
 
 static void
@@ -445,11 +631,11 @@ test_bad_dirs(void)
 	const char *m;
 
 	subdir(dir, "does-not-exist");
-	expect_fatal(child_recspill_fill, dir, 2, "cannot write temporary "
+	expect_fatal(child_recspill_fill, dir, 2, "cannot create temporary "
 	    "file in", dir, "recspill: missing tmpdir is exit 2 naming it");
-	expect_fatal(child_sorter_fill, dir, 2, "cannot write temporary "
+	expect_fatal(child_sorter_fill, dir, 2, "cannot create temporary "
 	    "file in", dir, "sorter: missing tmpdir is exit 2 naming it");
-	expect_fatal(child_esort_fill, dir, 2, "cannot write temporary "
+	expect_fatal(child_esort_fill, dir, 2, "cannot create temporary "
 	    "file in", dir, "esort: missing tmpdir is exit 2 naming it");
 	expect_clean(child_esort_fill, tmpdir, "esort: the same work in a "
 	    "writable tmpdir is exit 0, silent");
@@ -457,11 +643,11 @@ test_bad_dirs(void)
 	if (geteuid() != 0) {
 		subdir(dir, "readonly");
 		mkdir(dir, 0500);
-		expect_fatal(child_recspill_fill, dir, 2, "cannot write "
+		expect_fatal(child_recspill_fill, dir, 2, "cannot create "
 		    "temporary file in", dir, "recspill: mode 0500 tmpdir");
-		expect_fatal(child_sorter_fill, dir, 2, "cannot write "
+		expect_fatal(child_sorter_fill, dir, 2, "cannot create "
 		    "temporary file in", dir, "sorter: mode 0500 tmpdir");
-		expect_fatal(child_esort_fill, dir, 2, "cannot write "
+		expect_fatal(child_esort_fill, dir, 2, "cannot create "
 		    "temporary file in", dir, "esort: mode 0500 tmpdir");
 		rmdir(dir);
 		printf("ok %d # SKIP full file system needs root to mount "
@@ -473,13 +659,13 @@ test_bad_dirs(void)
 		printf("ok %d # SKIP cannot mount a read-only tmpfs\n", ++tap_n);
 		printf("ok %d # SKIP cannot mount a read-only tmpfs\n", ++tap_n);
 	} else {
-		expect_fatal(child_recspill_fill, dir, 2, "cannot write "
+		expect_fatal(child_recspill_fill, dir, 2, "cannot create "
 		    "temporary file in", dir, "recspill: read-only "
 		    "tmpdir is exit 2");
-		expect_fatal(child_sorter_fill, dir, 2, "cannot write "
+		expect_fatal(child_sorter_fill, dir, 2, "cannot create "
 		    "temporary file in", dir, "sorter: read-only tmpdir is "
 		    "exit 2");
-		expect_fatal(child_esort_fill, dir, 2, "cannot write "
+		expect_fatal(child_esort_fill, dir, 2, "cannot create "
 		    "temporary file in", dir, "esort: read-only tmpdir is "
 		    "exit 2");
 		unmount_tmpfs(m);
@@ -641,7 +827,7 @@ test_sorter_many_runs(const char *mode)
 	size_t i;
 
 	ticks = 0;
-	spill_set_tick(count_tick, NULL);
+	spill_set_heartbeat(count_tick, NULL);
 	for (i = 0; i < n; i++) {
 		sorter_add(s, p[i].v, p[i].idx);
 		if (i % 100000 == 0 && dir_entries(tmpdir) != 0)
@@ -656,7 +842,7 @@ test_sorter_many_runs(const char *mode)
 	ok(same, "sorter %s: multi-pass merge output same as qsort", mode);
 	ok(ticks > n / 65536, "sorter %s: tick called %lu times", mode, ticks);
 	sorter_free(s);
-	spill_set_tick(NULL, NULL);
+	spill_set_heartbeat(NULL, NULL);
 	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
 	    "sorter %s: no descriptor or file left after free", mode);
 	free(p);
@@ -671,14 +857,14 @@ test_sorter_no_tick(void)
 	int i;
 
 	ticks = 0;
-	spill_set_tick(count_tick, NULL);
+	spill_set_heartbeat(count_tick, NULL);
 	for (i = 0; i < 1000; i++)
 		sorter_add(s, (u128)i, 0);
 	sorter_finish(s);
 	while (sorter_next(s, &v, &idx))
 		;
 	sorter_free(s);
-	spill_set_tick(NULL, NULL);
+	spill_set_heartbeat(NULL, NULL);
 	ok(ticks == 0, "sorter: no tick for 1000 pairs of work");
 }
 
@@ -1006,7 +1192,7 @@ test_esort_many_runs(const char *mode)
 	FILE *f;
 
 	ticks = 0;
-	spill_set_tick(count_tick, NULL);
+	spill_set_heartbeat(count_tick, NULL);
 	for (i = 0; i < n; i++) {
 		esort_add(e, p + i * EL);
 		if (i % 100000 == 0 && dir_entries(tmpdir) != 0)
@@ -1026,7 +1212,7 @@ test_esort_many_runs(const char *mode)
 	    "file made beside the runs", mode);
 	got = drain(e, n, &ngot);
 	ok(ticks > n / 65536, "esort %s: tick called %lu times", mode, ticks);
-	spill_set_tick(NULL, NULL);
+	spill_set_heartbeat(NULL, NULL);
 	esort_free(e);
 	same = reference(p, n, 0) == ngot && same_els(got, ngot, p, n);
 	ok(same, "esort %s: multi-pass merge output same as qsort", mode);
@@ -1046,7 +1232,7 @@ test_esort_no_tick(void)
 	int i;
 
 	ticks = 0;
-	spill_set_tick(count_tick, NULL);
+	spill_set_heartbeat(count_tick, NULL);
 	memset(el, 0, EL);
 	for (i = 0; i < 1000; i++) {
 		el[0] = (uint8_t)i;
@@ -1056,7 +1242,7 @@ test_esort_no_tick(void)
 	while (esort_next(e, el))
 		;
 	esort_free(e);
-	spill_set_tick(NULL, NULL);
+	spill_set_heartbeat(NULL, NULL);
 	ok(ticks == 0, "esort: negative: no tick for 1000 elements of work");
 }
 
@@ -1269,6 +1455,9 @@ main(void)
 	test_recspill_many("mkstemp");
 	unsetenv("PSI_STREAM_TMPFILE");
 	test_recspill_damage();
+	test_recspill_pairs();
+	test_recspill_typed_errors();
+	test_bytes_written();
 
 	test_sorter_small();
 	test_sorter_budget();

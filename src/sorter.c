@@ -1,0 +1,349 @@
+/*
+ * sorter.c: the value sorter (sorter.h for the call order and what
+ * fails; spill-int.h for the skeleton and the memory bound it shares
+ * with esort.c).
+ *
+ * Pairs are kept as three 64-bit words (value high, value low, index) and
+ * ordered by all three.  sorter_add fills a buffer of `cap' pairs; when it
+ * is full the buffer is sorted and written out as a sorted run.  The sort
+ * is an MSD radix sort, one byte at a time, ping-ponging between the
+ * buffer and a scratch area of the same size; buckets of INSERTION_MAX
+ * pairs or fewer are finished by insertion sort.  Values are uniformly
+ * random, so two byte levels leave buckets of that size even for millions
+ * of pairs, and a level where every pair falls in one bucket is skipped
+ * without moving anything (all values equal costs 24 counting passes, not
+ * n^2).
+ *
+ * Inside a run block, pairs are coded as
+ *
+ *	varint(value - previous value), varint(index)
+ *
+ * where the first pair of each block has previous value 0, so every block
+ * decodes alone (varint.h; compressed at zstd level 1, since the varint
+ * continuation bits are what zstd takes away).  A merge reads one block
+ * per run at a time and keeps each run's current pair in a binary
+ * min-heap; the smallest pair is handed out and replaced by the next pair
+ * of its run.
+ *
+ * THE MEMORY BOUND
+ *
+ * spill-int.h's plan with item = 24 bytes, a scratch area, the writer's
+ * raw block counted while adding, and READ_SLACK readable bytes after
+ * each reader block (get_varint_fast reads past the varint it decodes):
+ *
+ *	writer	= CCtx + blk + zstd bound of blk		(writing runs)
+ *	reader	= DCtx + zstd bound of blk			(one, shared)
+ *	adding:	  2 * cap * 24 + writer			<= mem - SLACK
+ *	middle:	  writer + reader + fan_mid * (blk + RD)	<= mem - SLACK
+ *	final:	  reader + fan_fin * (blk + RD)		<= mem - SLACK
+ *
+ * where RD is READ_SLACK plus a reader's bookkeeping and SLACK covers the
+ * sorter itself.  Not counted: the run table (spill-int.h) and the radix
+ * sort's stack (24 levels of two 2 KiB arrays at most).
+ *
+ * The heartbeat (spillfile.h) is ticked once a pair written to a run and
+ * once a pair a counting or scattering pass.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sorter.h"
+#include "spill-int.h"
+#include "util.h"
+#include "varint.h"
+
+#define SORTER_MIN_MEM	(256 * 1024)
+#define SORTER_ZLEVEL	1
+#define PAIR_MAX	(VARINT128_MAX + VARINT64_MAX)	/* longest pair */
+#define READ_SLACK	64		/* readable bytes after a run block */
+#define KEY_BYTES	24
+
+#if READ_SLACK < VARINT_OVERREAD
+#error "READ_SLACK must cover get_varint_fast's reads"
+#endif
+
+/* ---- in-memory radix sort ---------------------------------------------- */
+
+/* value high, value low, index: compared in that order */
+struct pair {
+	uint64_t	k[3];
+};
+
+static inline int
+pair_lt(const struct pair *a, const struct pair *b)
+{
+	if (a->k[0] != b->k[0])
+		return a->k[0] < b->k[0];
+	if (a->k[1] != b->k[1])
+		return a->k[1] < b->k[1];
+	return a->k[2] < b->k[2];
+}
+
+static void
+insertion_sort(struct pair *a, size_t n)
+{
+	struct pair x;
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		x = a[i];
+		for (j = i; j > 0 && pair_lt(&x, &a[j - 1]); j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+}
+
+#define DIGIT(p, w, sh)	((size_t)((p)->k[w] >> (sh)) & 0xff)
+
+/* Histogram of key byte d; 1 if every pair has the same byte there. */
+static int
+radix_count(const struct pair *a, size_t n, unsigned d, size_t cnt[256])
+{
+	unsigned w = d / 8, sh = 56 - 8 * (d % 8);
+	size_t i;
+
+	memset(cnt, 0, 256 * sizeof(cnt[0]));
+	for (i = 0; i < n; i++)
+		cnt[DIGIT(&a[i], w, sh)]++;
+	spill_heartbeat(n);
+	return cnt[DIGIT(&a[0], w, sh)] == n;
+}
+
+/* Stable distribution of src into dst by key byte d. */
+static void
+radix_scatter(const struct pair *src, struct pair *dst, size_t n,
+    unsigned d, const size_t cnt[256])
+{
+	unsigned w = d / 8, sh = 56 - 8 * (d % 8);
+	size_t pos[256], i, sum = 0;
+
+	for (i = 0; i < 256; i++) {
+		pos[i] = sum;
+		sum += cnt[i];
+	}
+	for (i = 0; i < n; i++)
+		dst[pos[DIGIT(&src[i], w, sh)]++] = src[i];
+	spill_heartbeat(n);
+}
+
+/*
+ * Sort a[0..n), whose pairs agree on key bytes before d, into a (to_b 0)
+ * or into b (to_b 1), the other array serving as scratch.  Each level
+ * scatters from a into b and sorts the buckets back the other way, so
+ * the ping-pong saves copying back.
+ */
+static void
+sort_pp(struct pair *a, struct pair *b, size_t n, unsigned d, int to_b)
+{
+	size_t cnt[256], i, off;
+
+	for (;; d++) {
+		if (n <= INSERTION_MAX || d == KEY_BYTES) {
+			if (to_b)
+				memcpy(b, a, n * sizeof(*a));
+			insertion_sort(to_b ? b : a, n); /* linear if all equal */
+			return;
+		}
+		if (!radix_count(a, n, d, cnt))
+			break;
+	}
+	radix_scatter(a, b, n, d, cnt);
+	for (i = 0, off = 0; i < 256; off += cnt[i++])
+		if (cnt[i] > 0)
+			sort_pp(b + off, a + off, cnt[i], d + 1, !to_b);
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+/* One run being merged: its current block, decoded lazily. */
+struct reader {
+	struct run_reader b;
+	u128		 prev;		/* last value of this block */
+};
+
+/* Heap entry: a run's current pair, kept here for locality. */
+struct hent {
+	u128		 v;
+	uint64_t	 idx;
+	size_t		 r;		/* reader */
+};
+
+_Static_assert(sizeof(struct reader) % 16 == 0, "heap after readers");
+
+struct sorter {
+	struct xsort	 x;
+	u128		 wprev;		/* last value coded in the block */
+};
+
+#define PAIRS(s)	((struct pair *)(s)->x.buf)
+#define READERS(s)	((struct reader *)(s)->x.rd)
+#define HEAP(s)		((struct hent *)(s)->x.heap)
+
+static void
+sorter_sort(struct xsort *x)
+{
+	sort_pp((struct pair *)x->buf, (struct pair *)x->scratch, x->n, 0, 0);
+}
+
+/* ---- writing runs ------------------------------------------------------ */
+
+static inline void
+rw_put(struct sorter *s, u128 v, uint64_t idx)
+{
+	struct xsort *x = &s->x;
+	uint8_t *q;
+
+	if (x->wused > x->blk - PAIR_MAX) {
+		xsort_run_block(x, x->wraw, x->wused);
+		x->wused = 0;
+		s->wprev = 0;
+	}
+	q = put_varint128(x->wraw + x->wused, v - s->wprev);
+	q = put_varint(q, idx);
+	x->wused = (size_t)(q - x->wraw);
+	s->wprev = v;
+	x->witems++;
+	spill_heartbeat(1);
+}
+
+static void
+sorter_write_buffer(struct xsort *x)
+{
+	struct sorter *s = (struct sorter *)x;
+	const struct pair *p = PAIRS(s);
+	size_t i;
+
+	s->wprev = 0;
+	for (i = 0; i < x->n; i++, p++)
+		rw_put(s, (u128)p->k[0] << 64 | p->k[1], p->k[2]);
+}
+
+void
+sorter_add(struct sorter *s, u128 value, uint64_t index)
+{
+	struct pair *p;
+
+	if (s->x.n >= s->x.cap)
+		xsort_full(&s->x);
+	p = &PAIRS(s)[s->x.n++];
+	p->k[0] = (uint64_t)(value >> 64);
+	p->k[1] = (uint64_t)value;
+	p->k[2] = index;
+	s->x.count++;
+}
+
+/* ---- merging ----------------------------------------------------------- */
+
+/* Decode the run's next pair; 0 when the run is over. */
+static inline int
+reader_next(struct sorter *s, struct reader *r, u128 *v, uint64_t *idx)
+{
+	struct run_reader *b = &r->b;
+	u128 d, ix;
+
+	if (b->p == b->pe) {
+		if (!run_reader_load(&s->x, b))
+			return 0;
+		r->prev = 0;
+	}
+	if ((b->p = get_varint_fast(b->p, VARINT128_MAX, 3, &d)) == NULL ||
+	    (b->p = get_varint_fast(b->p, VARINT64_MAX, 1, &ix)) == NULL ||
+	    b->p > b->pe || r->prev + d < r->prev || b->left-- == 0)
+		sf_corrupt(s->x.dir);
+	*idx = (uint64_t)ix;
+	*v = r->prev += d;
+	return 1;
+}
+
+static inline int
+hent_lt(const struct hent *a, const struct hent *b)
+{
+	return a->v < b->v || (a->v == b->v && a->idx < b->idx);
+}
+
+DEFINE_SIFT_DOWN(sift_down, struct hent, hent_lt)
+
+/* Reader r's first pair into the heap entry. */
+static int
+sorter_prime(struct xsort *x, size_t r, void *hp)
+{
+	struct sorter *s = (struct sorter *)x;
+	struct hent *h = hp;
+
+	READERS(s)[r].prev = 0;
+	h->r = r;
+	return reader_next(s, &READERS(s)[r], &h->v, &h->idx);
+}
+
+static void
+sorter_sift(struct xsort *x, size_t i)
+{
+	sift_down(x->heap, x->nheap, i);
+}
+
+static inline int
+merge_pop(struct sorter *s, u128 *v, uint64_t *idx)
+{
+	struct hent *heap = HEAP(s), *top = &heap[0];
+
+	if (s->x.nheap == 0)
+		return 0;
+	*v = top->v;
+	*idx = top->idx;
+	if (!reader_next(s, &READERS(s)[top->r], &top->v, &top->idx)) {
+		*top = heap[--s->x.nheap];
+		if (s->x.nheap == 0)
+			return 1;
+	}
+	sift_down(heap, s->x.nheap, 0);
+	return 1;
+}
+
+/* The open merge into the run being written. */
+static void
+sorter_drain(struct xsort *x)
+{
+	struct sorter *s = (struct sorter *)x;
+	u128 v;
+	uint64_t idx;
+
+	s->wprev = 0;
+	while (merge_pop(s, &v, &idx))
+		rw_put(s, v, idx);
+}
+
+/* ---- the kind and the public interface ------------------------------ */
+
+static const struct xsort_kind sorter_kind = {
+	.name = "sorter", .min_mem = SORTER_MIN_MEM, .zlevel = SORTER_ZLEVEL,
+	.self = sizeof(struct sorter), .item = sizeof(struct pair),
+	.scratch = 1, .raw_writer = 1, .slot_extra = READ_SLACK,
+	.reader = sizeof(struct reader), .hent = sizeof(struct hent),
+	.sort = sorter_sort, .write_buffer = sorter_write_buffer,
+	.prime = sorter_prime, .sift = sorter_sift, .drain = sorter_drain,
+};
+
+DEFINE_XSORT_API(sorter, sorter_kind)
+
+void
+sorter_finish(struct sorter *s)
+{
+	xsort_finish(&s->x);
+}
+
+int
+sorter_next(struct sorter *s, u128 *value, uint64_t *index)
+{
+	const struct pair *p;
+
+	if (s->x.state == XS_MERGE)
+		return merge_pop(s, value, index);
+	if (s->x.state != XS_MEM)
+		xsort_not_finished(&s->x);
+	if (s->x.pos == s->x.n)
+		return 0;
+	p = &PAIRS(s)[s->x.pos++];
+	*value = (u128)p->k[0] << 64 | p->k[1];
+	*index = p->k[2];
+	return 1;
+}
