@@ -41,6 +41,7 @@
 #include "stats.h"
 #include "run.h"
 #include "session.h"
+#include "spillfile.h"
 #include "util.h"
 
 struct policy {
@@ -66,6 +67,7 @@ fill_wire_stats(void)
 		run_stats.bytes_sent = ch_bytes_sent(the_channel);
 		run_stats.bytes_received = ch_bytes_received(the_channel);
 	}
+	run_stats.spill_bytes = spill_bytes_written();	/* temporary files */
 }
 
 void

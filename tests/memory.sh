@@ -3,9 +3,15 @@
 # sorted runs on disk still gives exact outputs, --tmpdir is empty after
 # success, after a failure and after kill -9; an empty side, all keys
 # equal, a budget below the minimum and a record larger than the budget
-# allows are handled with the documented exit statuses.
+# allows are handled with the documented exit statuses.  --stats counts
+# the bytes really written to temporary files: more with sorted runs on
+# disk than without, and 0 for a --count-only run kept in memory.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 20
+plan 24
+
+spill_bytes() {	# spill_bytes FILE: the "spill_bytes" number of a --stats file
+	sed -n 's/^ *"spill_bytes": *\([0-9][0-9]*\).*/\1/p' "$1" | head -1
+}
 
 mkdir -p "$T/tmpq" "$T/tmph"
 awk 'BEGIN { for (i = 0; i < 30000; i++)
@@ -14,8 +20,8 @@ awk 'BEGIN { for (i = 29999; i >= 0; i--)
 	printf "%s-%06d\tother %d\n", (i % 3 ? "h" : "c"), i, i }' >"$T/h"
 awk -F'\t' 'NR == FNR { h[$1] = 1; next } ($1 in h)' "$T/h" "$T/q" >"$T/q.want"
 awk -F'\t' 'NR == FNR { h[$1] = 1; next } ($1 in h)' "$T/q" "$T/h" >"$T/h.want"
-pair runs "--insecure -vv --memory 8M --tmpdir $T/tmph --key-field 1 $T/h" \
-    "--insecure -vv --memory 8M --tmpdir $T/tmpq --key-field 1 $T/q"
+pair runs "--insecure -vv --memory 8M --tmpdir $T/tmph --key-field 1 --stats $T/runs.l.json $T/h" \
+    "--insecure -vv --memory 8M --tmpdir $T/tmpq --key-field 1 --stats $T/runs.c.json $T/q"
 is "--memory 8M, 30000 x 30000: both exit 0" "$C_RC $L_RC" "0 0"
 same_file "... querier output exact" "$T/runs.c.out" "$T/q.want"
 same_file "... holder output exact" "$T/runs.l.out" "$T/h.want"
@@ -23,11 +29,26 @@ runs=$(sed -n 's/.*values sorted in \([0-9]*\) runs.*/\1/p' "$T/runs.c.err")
 check "... the querier's values went through sorted runs on disk ($runs)" \
     test "${runs:-0}" -ge 2
 is "... nothing left in either --tmpdir" "$(find "$T/tmpq" "$T/tmph" -mindepth 1 | wc -l)" 0
-pair mem "--insecure -vv --key-field 1 $T/h" "--insecure -vv --key-field 1 $T/q"
+pair mem "--insecure -vv --key-field 1 --stats $T/mem.l.json $T/h" \
+    "--insecure -vv --key-field 1 --stats $T/mem.c.json $T/q"
 same_file "negative twin: default budget sorts in memory, same output" \
     "$T/mem.c.out" "$T/q.want"
 is "... with no run on disk" \
     "$(sed -n 's/.*values sorted in \([0-9]*\) runs.*/\1/p' "$T/mem.c.err")" 0
+
+# --stats spill_bytes: the record spill alone without runs, more with them.
+sq=$(spill_bytes "$T/runs.c.json"); sh=$(spill_bytes "$T/runs.l.json")
+mq=$(spill_bytes "$T/mem.c.json")
+diag "spill_bytes: --memory 8M querier $sq, holder $sh; default budget querier $mq"
+check "--memory 8M: --stats spill_bytes > 0 on both sides ($sq, $sh)" \
+    test "${sq:-0}" -gt 0 -a "${sh:-0}" -gt 0
+check "... and the querier's sorted runs count: $sq > $mq without them" \
+    test "${sq:-0}" -gt "${mq:-0}" -a "${mq:-0}" -gt 0
+pair cnt "--insecure -q --count-only --stats $T/cnt.l.json $T/h" \
+    "--insecure -q --count-only --stats $T/cnt.c.json $T/q"
+is "negative twin: --count-only in memory: both exit 0" "$C_RC $L_RC" "0 0"
+is "... and spill_bytes is 0 on both sides (nothing written)" \
+    "$(spill_bytes "$T/cnt.c.json") $(spill_bytes "$T/cnt.l.json")" "0 0"
 
 # Empty side.
 : >"$T/empty"
