@@ -56,6 +56,13 @@ struct channel {
 	int			 failing;	/* inside ch_send_error */
 	int			 peer_gone;	/* EOF or reset seen */
 	int			 first_pending;	/* initiator: no frame yet */
+	int			 authenticated;	/* ERROR frames may go out */
+	/* ch_try_handshake: a failure is recorded here and returned, not
+	 * fatal; the whole handshake has one deadline (monotonic, 0: none). */
+	int			 soft;
+	double			 deadline, hs_secs;
+	int			 fail_status;
+	char			 fail_msg[600];
 	pthread_mutex_t		 send_lock;	/* tx nonce, plain, wire */
 };
 
@@ -107,20 +114,41 @@ ch_new_keyed(int fd, double timeout, const char *peer_name,
 {
 	struct channel *ch = ch_new(fd, timeout, peer_name);
 
-	ch->tx = sodium_malloc(sizeof(*ch->tx));
-	ch->rx = sodium_malloc(sizeof(*ch->rx));
-	if (ch->tx == NULL || ch->rx == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
+	ch->tx = xsodium_malloc(sizeof(*ch->tx));
+	ch->rx = xsodium_malloc(sizeof(*ch->rx));
+	ch->authenticated = 1;
 	*ch->tx = *tx;
 	*ch->rx = *rx;
 	return ch;
 }
 
-static void
+/* A failure: fatal, or inside ch_try_handshake recorded for the caller
+ * (returns -1).  errnum, if not 0, is appended as strerror. */
+static int __attribute__((format(printf, 4, 5)))
+failed(struct channel *ch, int status, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(ch->fail_msg, sizeof(ch->fail_msg), fmt, ap);
+	va_end(ap);
+	n = strlen(ch->fail_msg);
+	if (errnum)
+		snprintf(ch->fail_msg + n, sizeof(ch->fail_msg) - n, ": %s",
+		    strerror(errnum));
+	ch->fail_status = status;
+	if (!ch->soft)
+		fatal(status, "%s", ch->fail_msg);
+	return -1;
+}
+
+static int
 lost(struct channel *ch, const char *what)
 {
 	ch->peer_gone = 1;
-	fatal(EXIT_NET, "connection to %s lost %s", ch->peer, what);
+	return failed(ch, EXIT_NET, 0, "connection to %s lost %s", ch->peer,
+	    what);
 }
 
 /* The peer's ERROR frame, decrypted in ch->plain with n payload bytes:
@@ -171,7 +199,7 @@ peer_last_words(struct channel *ch)
 	}
 }
 
-static void
+static int
 write_wire(struct channel *ch, const uint8_t *buf, size_t len)
 {
 	while (len > 0) {
@@ -180,26 +208,28 @@ write_wire(struct channel *ch, const uint8_t *buf, size_t len)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			ch->peer_gone = 1;
-			fatal(EXIT_NET, "peer %s stopped reading for %g seconds "
-			    "(--timeout)", ch->peer, ch->timeout);
+			return failed(ch, EXIT_NET, 0, "peer %s stopped reading "
+			    "for %g seconds (--timeout)", ch->peer, ch->timeout);
 		}
 		if (n < 0) {
 			int e = errno;
 			ch->peer_gone = 1;
-			if (e == EPIPE || e == ECONNRESET)
+			if ((e == EPIPE || e == ECONNRESET) && !ch->soft)
 				peer_last_words(ch);
-			errno = e;
-			fatal_errno(EXIT_NET, "cannot send to %s", ch->peer);
+			return failed(ch, EXIT_NET, e, "cannot send to %s",
+			    ch->peer);
 		}
 		buf += n;
 		len -= (size_t)n;
 		ch->sent += (uint64_t)n;
 	}
 	ch->last_send = now_seconds();
+	return 0;
 }
 
-/* Read exactly len bytes, each wait bounded by the idle timeout.  Returns 0,
- * or -1 on a clean EOF before the first byte when eof_ok. */
+/* Read exactly len bytes, each wait bounded by the idle timeout and, in
+ * the handshake, all of them by its deadline.  Returns 0; 1 on a clean EOF
+ * before the first byte when eof_ok; -1 on a failure (see failed()). */
 static int
 read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 {
@@ -208,27 +238,41 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 
 	while (got < len) {
 		int ms = ch->timeout > 0 ? (int)(ch->timeout * 1000) : -1;
+		if (ch->deadline > 0) {
+			double left = ch->deadline - now_seconds();
+			if (left <= 0) {
+				ch->peer_gone = 1;
+				return failed(ch, EXIT_NET, 0, "%s did not finish "
+				    "the handshake within %g seconds", ch->peer,
+				    ch->hs_secs);
+			}
+			if (ms < 0 || left * 1000 < ms)
+				ms = (int)(left * 1000) + 1;
+		}
 		int rc = poll(&pfd, 1, ms);
 		if (rc < 0 && errno == EINTR)
 			continue;
+		if (rc == 0 && ch->deadline > 0 && now_seconds() >= ch->deadline)
+			continue;	/* the deadline's message, above */
 		if (rc == 0) {
 			ch->peer_gone = 1;
-			fatal(EXIT_NET, "peer %s sent nothing for %g seconds "
-			    "(--timeout)", ch->peer, ch->timeout);
+			return failed(ch, EXIT_NET, 0, "peer %s sent nothing for "
+			    "%g seconds (--timeout)", ch->peer, ch->timeout);
 		}
 		ssize_t n = recv(ch->fd, buf + got, len - got, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0 && errno == ECONNRESET && got == 0 && eof_ok)
-			return -1;	/* a reset between messages: like EOF */
+			return 1;	/* a reset between messages: like EOF */
 		if (n < 0) {
 			ch->peer_gone = 1;
-			fatal_errno(EXIT_NET, "cannot receive from %s", ch->peer);
+			return failed(ch, EXIT_NET, errno, "cannot receive from "
+			    "%s", ch->peer);
 		}
 		if (n == 0) {
 			if (got == 0 && eof_ok)
-				return -1;
-			lost(ch, "in the middle of a message");
+				return 1;
+			return lost(ch, "in the middle of a message");
 		}
 		got += (size_t)n;
 		ch->received += (uint64_t)n;
@@ -236,50 +280,169 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 	return 0;
 }
 
-/* One length-prefixed Noise message; returns its length or -1 on EOF. */
+/* One length-prefixed Noise message: its length; 0 on a clean EOF (when
+ * eof_ok); -1 on a failure. */
 static long
 read_msg(struct channel *ch, int eof_ok)
 {
 	size_t len;
+	int rc;
 
-	if (read_wire(ch, ch->wire, 2, eof_ok) < 0)
-		return -1;
+	if ((rc = read_wire(ch, ch->wire, 2, eof_ok)) != 0)
+		return rc > 0 ? 0 : -1;
 	len = (size_t)ch->wire[0] << 8 | ch->wire[1];
 	if (len == 0)
-		fatal(EXIT_PROTO, "peer %s sent an empty message", ch->peer);
+		return failed(ch, EXIT_PROTO, 0, "peer %s sent an empty message",
+		    ch->peer);
 	if (ch->tx == NULL && len > HS_MAX_MSG) {
 		/* Before the handshake is over, this is no psi-stream peer
 		 * (an HTTP request, say): don't wait for bytes that never
 		 * come. */
 		ch->peer_gone = 1;
-		fatal(EXIT_AUTH, "%s is not a psi-stream peer: it announced a "
-		    "handshake message of %zu bytes", ch->peer, len);
+		return failed(ch, EXIT_AUTH, 0, "%s is not a psi-stream peer: it "
+		    "announced a handshake message of %zu bytes", ch->peer, len);
 	}
-	read_wire(ch, ch->wire + 2, len, 0);
+	if (read_wire(ch, ch->wire + 2, len, 0) != 0)
+		return -1;
 	return (long)len;
 }
 
-static void
+static int
 write_msg(struct channel *ch, size_t len)
 {
 	ch->wire[0] = (uint8_t)(len >> 8);
 	ch->wire[1] = (uint8_t)len;
-	write_wire(ch, ch->wire, len + 2);
+	return write_wire(ch, ch->wire, len + 2);
 }
 
-/* A refusal is told to the peer only once it is authenticated itself;
- * before that it just sees the connection close. */
-static void __attribute__((format(printf, 2, 3), noreturn))
-auth_fail(struct channel *ch, const char *fmt, ...)
+/*
+ * The handshake proper.  Every failure goes through failed(): the caller
+ * is ch_try_handshake, so it returns -1 with the reason recorded, or
+ * CH_NO_ANSWER when the initiator's peer closed (or reset) before saying
+ * anything: a listener busy with somebody else that gave up on us, say.
+ * Nothing is sent to a peer we have not authenticated: a refused
+ * connector sees the connection close.
+ */
+static int
+handshake(struct channel *ch, struct noise_hs *hs, int initiator,
+    const struct ch_auth *auth, const uint8_t *payload, size_t len,
+    uint8_t **peer_payload, size_t *peer_len)
 {
-	char msg[768];
-	va_list ap;
+	size_t n;
+	long m;
+	char why[512];
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ch->peer_gone = 1;
-	fatal(EXIT_AUTH, "%s", msg);
+	if (initiator) {
+		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
+		    NOISE_MAX_MSG, &n) < 0)
+			return failed(ch, EXIT_PROTO, 0, "handshake: cannot "
+			    "write message 1");
+		if (write_msg(ch, n) < 0)
+			return ch->received == 0 ? CH_NO_ANSWER : -1;
+		if ((m = read_msg(ch, 1)) <= 0) {
+			if (m == 0)
+				failed(ch, EXIT_AUTH, 0, "%s closed the "
+				    "connection during the handshake", ch->peer);
+			return ch->received == 0 ? CH_NO_ANSWER : -1;
+		}
+		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
+		    NOISE_MAX_MSG, &n) < 0)
+			return failed(ch, EXIT_AUTH, 0, "handshake with %s "
+			    "failed: message 2 does not decrypt (not a "
+			    "psi-stream peer?)", ch->peer);
+		if (auth->check_peer(auth->arg, noise_remote_static(hs), why,
+		    sizeof(why)) < 0)
+			return failed(ch, EXIT_AUTH, 0, "refusing %s: %s",
+			    ch->peer, why);
+		if (noise_write_message(hs, payload, len, ch->wire + 2,
+		    NOISE_MAX_MSG, &n) < 0)
+			return failed(ch, EXIT_PROTO, 0, "handshake: cannot "
+			    "write message 3");
+		if (write_msg(ch, n) < 0)
+			return -1;
+	} else {
+		if ((m = read_msg(ch, 1)) <= 0)
+			return m < 0 ? -1 : failed(ch, EXIT_AUTH, 0, "%s closed "
+			    "the connection before the handshake", ch->peer);
+		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
+		    NOISE_MAX_MSG, &n) < 0)
+			return failed(ch, EXIT_AUTH, 0, "handshake with %s "
+			    "failed: bad message 1 (not a psi-stream peer?)",
+			    ch->peer);
+		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
+		    NOISE_MAX_MSG, &n) < 0)
+			return failed(ch, EXIT_PROTO, 0, "handshake: cannot "
+			    "write message 2");
+		if (write_msg(ch, n) < 0)
+			return -1;
+		if ((m = read_msg(ch, 1)) <= 0)
+			return m < 0 ? -1 : failed(ch, EXIT_AUTH, 0, "%s closed "
+			    "the connection during the handshake: it does not "
+			    "accept our key (check the fingerprint it reports)",
+			    ch->peer);
+		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
+		    NOISE_MAX_MSG, &n) < 0)
+			return failed(ch, EXIT_AUTH, 0, "handshake with %s "
+			    "failed: message 3 does not decrypt%s", ch->peer,
+			    auth->psk ? " (the peer's PSK differs from ours)" :
+			    "");
+		if (auth->check_peer(auth->arg, noise_remote_static(hs), why,
+		    sizeof(why)) < 0)
+			return failed(ch, EXIT_AUTH, 0, "refusing %s: %s",
+			    ch->peer, why);
+		*peer_payload = xmalloc(n ? n : 1);
+		memcpy(*peer_payload, ch->plain, n);
+		*peer_len = n;
+	}
+	ch->tx = xsodium_malloc(sizeof(*ch->tx));
+	ch->rx = xsodium_malloc(sizeof(*ch->rx));
+	if (!noise_hs_finished(hs) || noise_split(hs, ch->tx, ch->rx) < 0)
+		return failed(ch, EXIT_PROTO, 0, "handshake with %s did not "
+		    "complete", ch->peer);
+	ch->first_pending = initiator;
+	/* The connector knows the listener's key, but with a PSK only its
+	 * first frame proves it: until then we tell it nothing. */
+	ch->authenticated = !initiator;
+	return 0;
+}
+
+int
+ch_try_handshake(struct channel *ch, int initiator, const struct ch_auth *auth,
+    double secs, const uint8_t *payload, size_t len, uint8_t **peer_payload,
+    size_t *peer_len)
+{
+	static const uint8_t prologue[] = "psi-stream/1";
+	struct noise_hs *hs;
+	int rc;
+
+	if (peer_payload) {
+		*peer_payload = NULL;
+		*peer_len = 0;
+	}
+	hs = noise_hs_new(initiator, auth->s_priv, auth->psk, prologue,
+	    sizeof(prologue) - 1);
+	ch->soft = 1;
+	ch->hs_secs = secs;
+	ch->deadline = secs > 0 ? now_seconds() + secs : 0;
+	ch->fail_msg[0] = '\0';
+	rc = handshake(ch, hs, initiator, auth, payload, len, peer_payload,
+	    peer_len);
+	ch->soft = 0;
+	ch->deadline = 0;
+	noise_hs_free(hs);
+	if (rc != 0 && peer_payload) {
+		free(*peer_payload);
+		*peer_payload = NULL;
+	}
+	return rc;
+}
+
+const char *
+ch_failure(const struct channel *ch, int *status)
+{
+	if (status)
+		*status = ch->fail_status;
+	return ch->fail_msg;
 }
 
 void
@@ -287,77 +450,9 @@ ch_handshake(struct channel *ch, int initiator, const struct ch_auth *auth,
     const uint8_t *payload, size_t len, uint8_t **peer_payload,
     size_t *peer_len)
 {
-	struct noise_hs *hs;
-	size_t n;
-	long m;
-	char why[512];
-	static const uint8_t prologue[] = "psi-stream/1";
-
-	hs = noise_hs_new(initiator, auth->s_priv, auth->psk, prologue,
-	    sizeof(prologue) - 1);
-	if (peer_payload) {
-		*peer_payload = NULL;
-		*peer_len = 0;
-	}
-	if (initiator) {
-		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
-		    NOISE_MAX_MSG, &n) < 0)
-			fatal(EXIT_PROTO, "handshake: cannot write message 1");
-		write_msg(ch, n);
-		if ((m = read_msg(ch, 1)) < 0)
-			auth_fail(ch, "%s closed the connection during the "
-			    "handshake", ch->peer);
-		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
-		    NOISE_MAX_MSG, &n) < 0)
-			auth_fail(ch, "handshake with %s failed: message 2 does "
-			    "not decrypt (not a psi-stream peer?)", ch->peer);
-		if (auth->check_peer(auth->arg, noise_remote_static(hs), why,
-		    sizeof(why)) < 0)
-			auth_fail(ch, "refusing %s: %s", ch->peer, why);
-		if (noise_write_message(hs, payload, len, ch->wire + 2,
-		    NOISE_MAX_MSG, &n) < 0)
-			fatal(EXIT_PROTO, "handshake: cannot write message 3");
-		write_msg(ch, n);
-	} else {
-		if ((m = read_msg(ch, 1)) < 0)
-			auth_fail(ch, "%s closed the connection before the "
-			    "handshake", ch->peer);
-		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
-		    NOISE_MAX_MSG, &n) < 0)
-			auth_fail(ch, "handshake with %s failed: bad message 1 "
-			    "(not a psi-stream peer?)", ch->peer);
-		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
-		    NOISE_MAX_MSG, &n) < 0)
-			fatal(EXIT_PROTO, "handshake: cannot write message 2");
-		write_msg(ch, n);
-		if ((m = read_msg(ch, 1)) < 0)
-			auth_fail(ch, "%s closed the connection during the "
-			    "handshake: it does not accept our key (check the "
-			    "fingerprint it reports)", ch->peer);
-		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
-		    NOISE_MAX_MSG, &n) < 0)
-			auth_fail(ch, "handshake with %s failed: message 3 does "
-			    "not decrypt%s", ch->peer, auth->psk ?
-			    " (the peer's PSK differs from ours)" : "");
-		*peer_payload = xmalloc(n);
-		memcpy(*peer_payload, ch->plain, n);
-		*peer_len = n;
-	}
-	ch->tx = sodium_malloc(sizeof(*ch->tx));
-	ch->rx = sodium_malloc(sizeof(*ch->rx));
-	if (ch->tx == NULL || ch->rx == NULL || !noise_hs_finished(hs) ||
-	    noise_split(hs, ch->tx, ch->rx) < 0)
-		fatal(EXIT_PROTO, "handshake with %s did not complete", ch->peer);
-	ch->first_pending = initiator;
-	if (!initiator && auth->check_peer(auth->arg, noise_remote_static(hs),
-	    why, sizeof(why)) < 0) {
-		/* The connector is encrypted to now: tell it why, then stop. */
-		noise_hs_free(hs);
-		ch_send_error(ch, EXIT_AUTH, "the listener does not accept "
-		    "our key");
-		auth_fail(ch, "refusing %s: %s", ch->peer, why);
-	}
-	noise_hs_free(hs);
+	if (ch_try_handshake(ch, initiator, auth, 0, payload, len,
+	    peer_payload, peer_len) != 0)
+		fatal(ch->fail_status, "%s", ch->fail_msg);
 }
 
 void
@@ -382,17 +477,24 @@ ch_recv(struct channel *ch, int *type, uint8_t *buf)
 		long m = read_msg(ch, 1);
 		size_t n;
 
-		if (m < 0 && ch->first_pending)
-			auth_fail(ch, "%s closed the connection after the "
+		if (m == 0 && ch->first_pending) {
+			ch->peer_gone = 1;
+			fatal(EXIT_AUTH, "%s closed the connection after the "
 			    "handshake: it did not accept us (a different PSK, "
 			    "or our key is not authorized there)", ch->peer);
-		if (m < 0)
+		}
+		if (m == 0)
 			lost(ch, "(the peer closed the connection)");
-		ch->first_pending = 0;
 		if ((size_t)m < 1 + NOISE_TAG ||
 		    noise_decrypt(ch->rx, ch->wire + 2, (size_t)m, ch->plain) < 0)
-			fatal(EXIT_PROTO, "message from %s fails authentication "
-			    "(corrupted or forged)", ch->peer);
+			fatal(ch->first_pending ? EXIT_AUTH : EXIT_PROTO,
+			    "message from %s fails authentication (corrupted "
+			    "or forged)", ch->peer);
+		if (ch->first_pending) {
+			/* the handshake is complete, a PSK proven */
+			ch->first_pending = 0;
+			ch->authenticated = 1;
+		}
 		n = (size_t)m - NOISE_TAG - 1;
 		*type = ch->plain[0];
 		if (*type <= 0 || *type >= FR_MAX)
@@ -442,7 +544,8 @@ ch_send_error(struct channel *ch, int status, const char *msg)
 	struct timeval tv = { .tv_sec = 2 };
 	struct timespec ts;
 
-	if (ch == NULL || ch->tx == NULL || ch->failing || ch->peer_gone)
+	if (ch == NULL || ch->tx == NULL || !ch->authenticated ||
+	    ch->failing || ch->peer_gone)
 		return;
 	/*
 	 * The signal thread may get here while the main thread is sending:

@@ -56,8 +56,20 @@ struct channel *ch_new_keyed(int fd, double timeout, const char *peer_name,
 /*
  * Run the XX (or XXpsk3) handshake.  The initiator (connector) sends
  * `payload` in message 3; the responder (listener) gets it in *peer_payload
- * (malloc'd, *peer_len bytes).  Authentication failures are fatal (exit 4).
+ * (malloc'd, *peer_len bytes).  The whole handshake must end within secs
+ * seconds (0: only the idle timeout applies).  Returns 0 once the peer's
+ * key is accepted; on any failure -1, or CH_NO_ANSWER when the initiator's
+ * peer went away before answering (a busy listener: worth a retry), with
+ * the reason (naming the peer) and its exit status in ch_failure().
+ * Nothing at all is sent to a peer before it is authenticated: not even
+ * an ERROR frame.  The caller closes a channel whose handshake failed.
  */
+#define CH_NO_ANSWER	(-2)
+int	ch_try_handshake(struct channel *, int initiator,
+	    const struct ch_auth *, double secs, const uint8_t *payload,
+	    size_t len, uint8_t **peer_payload, size_t *peer_len);
+const char *ch_failure(const struct channel *, int *status);
+/* The same without a deadline; any failure is fatal with its status. */
 void	ch_handshake(struct channel *, int initiator, const struct ch_auth *,
 	    const uint8_t *payload, size_t len, uint8_t **peer_payload,
 	    size_t *peer_len);

@@ -2,7 +2,9 @@
  * net.c: listen/connect with timeouts and retries.
  *
  * Everything here is blocking but bounded in time: accept() is preceded by
- * poll() with the accept timeout, and connect() runs non-blocking under
+ * poll() up to the caller's deadline (the listening socket stays open
+ * between attempts, so run.c can go back to it after a stranger), and
+ * connect() runs non-blocking under
  * poll() so that one attempt never outlives the overall connect timeout.
  * A refused or unreachable peer is retried with backoff; a name that does
  * not resolve is retried too (DNS may come up late at boot).
@@ -32,7 +34,12 @@
 #include "net.h"
 #include "util.h"
 
-int
+/* Connections the kernel queues while we serve one: a connector waiting
+ * there sees a busy listener, not a refusal. */
+#define LISTEN_BACKLOG	16
+
+/* Split "host:port" / "[v6]:port" / "port"; 0 or -1.  host may be NULL. */
+static int
 net_split(const char *spec, char **host, char **port)
 {
 	const char *colon;
@@ -91,14 +98,11 @@ describe_addr(const struct sockaddr *sa)
 }
 
 int
-net_listen(const char *spec, double accept_timeout, char **peer_desc)
+net_listen(const char *spec, char **shown_out)
 {
 	struct addrinfo hints, *res, *ai;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	char *host, *port, shown[512];
-	int fd = -1, cfd, one = 1, rc, err = 0;
-	struct pollfd pfd;
+	int fd = -1, one = 1, rc, err = 0;
 
 	if (net_split(spec, &host, &port) < 0)
 		fatal(EXIT_USAGE, "invalid --listen address '%s' "
@@ -128,7 +132,7 @@ net_listen(const char *spec, double accept_timeout, char **peer_desc)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 		}
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 4) == 0)
+		    listen(fd, LISTEN_BACKLOG) == 0)
 			break;
 		err = errno;
 		close(fd);
@@ -140,30 +144,47 @@ net_listen(const char *spec, double accept_timeout, char **peer_desc)
 		fatal_errno(EXIT_NET, "cannot listen on %s", shown);
 	}
 	vlog(2, "listening on %s", shown);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
+	*shown_out = xstrdup(shown);
+	free(host);
+	free(port);
+	return fd;
+}
+
+int
+net_accept(int lfd, const char *shown, double deadline, char **peer_desc)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	double left;
+	int cfd, rc;
+
 	for (;;) {
-		int ms = accept_timeout > 0 ? (int)(accept_timeout * 1000) : -1;
-		rc = poll(&pfd, 1, ms);
+		if ((left = deadline - now_seconds()) <= 0)
+			return -1;
+		rc = poll(&pfd, 1, (int)(left * 1000) + 1);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			fatal_errno(EXIT_NET, "poll on %s", shown);
 		if (rc == 0)
-			fatal(EXIT_NET, "no peer connected to %s within %g seconds "
-			    "(--accept-timeout)", shown, accept_timeout);
-		cfd = accept4(fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+			continue;
+		sslen = sizeof(ss);
+		cfd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 		if (cfd >= 0)
 			break;
-		if (errno != EINTR && errno != ECONNABORTED)
+		/* the connection went away, or we are short of descriptors
+		 * for a moment: neither ends the wait */
+		if (errno != EINTR && errno != ECONNABORTED && errno != EMFILE &&
+		    errno != ENFILE && errno != ENOBUFS && errno != ENOMEM &&
+		    errno != EPROTO && errno != EPERM)
 			fatal_errno(EXIT_NET, "accept on %s", shown);
+		if (errno == EMFILE || errno == ENFILE)
+			usleep(100000);
 	}
-	close(fd);
 	tune_socket(cfd);
 	*peer_desc = describe_addr((struct sockaddr *)&ss);
 	vlog(2, "connection from %s", *peer_desc);
-	free(host);
-	free(port);
 	return cfd;
 }
 

@@ -25,6 +25,7 @@
  * compare and both stop with exit 5 on a mismatch.
  */
 #include <sys/stat.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +58,17 @@ struct policy {
 	char		*authorized_path, *known_path;	/* for messages */
 };
 
-static struct channel *the_channel;
+static _Atomic(struct channel *) the_channel;	/* for the fatal path */
 static const char *stats_path;
 
 static void
 fill_wire_stats(void)
 {
-	if (the_channel) {
-		run_stats.bytes_sent = ch_bytes_sent(the_channel);
-		run_stats.bytes_received = ch_bytes_received(the_channel);
+	struct channel *ch = atomic_load(&the_channel);
+
+	if (ch) {
+		run_stats.bytes_sent = ch_bytes_sent(ch);
+		run_stats.bytes_received = ch_bytes_received(ch);
 	}
 	run_stats.spill_bytes = spill_bytes_written();	/* temporary files */
 }
@@ -73,8 +76,10 @@ fill_wire_stats(void)
 void
 run_on_fatal(int status, const char *msg)
 {
-	if (status != EXIT_NET && status != EXIT_PEER && the_channel)
-		ch_send_error(the_channel, status, msg);
+	struct channel *ch = atomic_load(&the_channel);
+
+	if (status != EXIT_NET && status != EXIT_PEER && ch)
+		ch_send_error(ch, status, msg);
 	if (stats_path) {
 		fill_wire_stats();
 		stats_set_error(msg);
@@ -157,6 +162,120 @@ record_new_peer(struct policy *pol)
 		    pol->known_path);
 }
 
+/* The whole handshake gets one deadline: this, or --timeout if smaller. */
+#define HANDSHAKE_SECS	10.0
+/* Refused attempts: the first LOG_BURST are logged, then one per
+ * LOG_EVERY seconds, so a scan cannot flood the log. */
+#define LOG_BURST	10
+#define LOG_EVERY	6.0
+
+static double
+handshake_secs(const struct run_opts *ro)
+{
+	return ro->timeout < HANDSHAKE_SECS ? ro->timeout : HANDSHAKE_SECS;
+}
+
+/* One line for a refused attempt (its message names the address). */
+static void
+log_refused(const char *why)
+{
+	static double tokens = LOG_BURST, last;
+	static unsigned long hidden;
+	double now = now_seconds();
+
+	if (last > 0)
+		tokens += (now - last) / LOG_EVERY;
+	if (tokens > LOG_BURST)
+		tokens = LOG_BURST;
+	last = now;
+	if (tokens < 1) {
+		hidden++;
+		return;
+	}
+	tokens -= 1;
+	if (hidden)
+		warnx_("%s; still listening (%lu more refused, not shown)", why,
+		    hidden);
+	else
+		warnx_("%s; still listening", why);
+	hidden = 0;
+}
+
+/*
+ * Listener: serve one connection at a time until one completes an
+ * authenticated handshake.  A stranger, a port scan, garbage, a wrong key
+ * or a wrong PSK costs one log line, at most the handshake deadline and
+ * two 64 KiB buffers, and then the next connection is taken; only
+ * --accept-timeout ends the wait.
+ */
+static struct channel *
+accept_peer(struct run_opts *ro, const struct ch_auth *auth,
+    uint8_t **peer_params, size_t *plen, char **peer_desc)
+{
+	double until = now_seconds() + ro->accept_timeout;
+	unsigned long refused = 0;
+	struct channel *ch;
+	char *shown;
+	int lfd, fd;
+
+	lfd = net_listen(ro->listen, &shown);
+	for (;;) {
+		if ((fd = net_accept(lfd, shown, until, peer_desc)) < 0)
+			fatal(EXIT_NET, "no %speer connected to %s within %g "
+			    "seconds (--accept-timeout)%s", refused ?
+			    "authenticated " : "", shown, ro->accept_timeout,
+			    refused ? "; all attempts were refused" : "");
+		ch = ch_new(fd, ro->timeout, *peer_desc);
+		if (ch_try_handshake(ch, 0, auth, handshake_secs(ro), NULL, 0,
+		    peer_params, plen) == 0)
+			break;
+		refused++;
+		log_refused(ch_failure(ch, NULL));
+		ch_close(ch);
+		free(*peer_desc);
+	}
+	close(lfd);		/* later connectors are refused */
+	free(shown);
+	return ch;
+}
+
+/*
+ * Connector: connect (net_connect retries until --connect-timeout) and
+ * shake hands.  A listener busy with somebody else keeps us in its queue
+ * until it gets to us (each read bounded by --timeout); one that went away
+ * or said nothing before answering message 1 is tried again while the
+ * connect timeout lasts.  Only the listener's side has a handshake
+ * deadline: it is the one strangers can reach.
+ */
+static struct channel *
+connect_peer(struct run_opts *ro, struct policy *pol,
+    const struct ch_auth *auth, const uint8_t *hello, size_t hlen,
+    char **peer_desc)
+{
+	double until = now_seconds() + ro->connect_timeout, left;
+	struct channel *ch;
+	int rc, status;
+
+	for (;;) {
+		left = until - now_seconds();
+		*peer_desc = NULL;
+		ch = ch_new(net_connect(ro->peer, left > 1 ? left : 1,
+		    peer_desc), ro->timeout, ro->peer);
+		pol->peer_addr = *peer_desc;
+		rc = ch_try_handshake(ch, 1, auth, 0, hello, hlen, NULL, NULL);
+		if (rc == 0)
+			return ch;
+		if (rc != CH_NO_ANSWER || now_seconds() + 0.2 >= until) {
+			const char *why = ch_failure(ch, &status);
+			fatal(status, "%s", why);
+		}
+		vlog(2, "%s; trying again", ch_failure(ch, NULL));
+		ch_close(ch);
+		free(*peer_desc);
+		usleep(200000);
+	}
+}
+
 int
 cmd_run(struct run_opts *ro)
 {
@@ -166,8 +285,9 @@ cmd_run(struct run_opts *ro)
 	uint8_t *psk = NULL, *throwaway = NULL;
 	uint8_t hello[PARAMS_MAX], *peer_params, *buf;
 	size_t hlen, plen;
+	struct channel *ch;
 	char *peer_desc;
-	int fd, rc;
+	int rc;
 
 	preflight_stats(ro->s.stats);	/* before anything is written there */
 	stats_path = ro->s.stats;
@@ -185,16 +305,14 @@ cmd_run(struct run_opts *ro)
 			fatal(EXIT_USAGE, "--peer-key %s: not a psi-stream public "
 			    "key or a file holding one", ro->peer_keys[i]);
 	if (ro->psk_file) {
-		if ((psk = sodium_malloc(32)) == NULL)
-			fatal(EXIT_IO, "cannot allocate secure memory");
+		psk = xsodium_malloc(32);
 		psk_load(ro->psk_file, psk);
 	}
 	preflight_run(&ro->s);		/* local paths: exit 2 before the network */
 	if (ro->insecure) {
 		warnx_("warning: --insecure: the peer is not authenticated; "
 		    "anyone who can connect gets answers");
-		if ((throwaway = sodium_malloc(32)) == NULL)
-			fatal(EXIT_IO, "cannot allocate secure memory");
+		throwaway = xsodium_malloc(32);
 		randombytes_buf(throwaway, 32);
 	} else {
 		pol.authorized_path = peers_default_path("authorized_peers");
@@ -215,24 +333,20 @@ cmd_run(struct run_opts *ro)
 	auth.check_peer = check_peer;
 	auth.arg = &pol;
 
-	if (pol.listener)
-		fd = net_listen(ro->listen, ro->accept_timeout, &peer_desc);
-	else {
-		fd = net_connect(ro->peer, ro->connect_timeout, &peer_desc);
-		pol.peer_addr = peer_desc;
-	}
-	the_channel = ch_new(fd, ro->timeout, peer_desc);
-	stats_phase("handshake");
 	hlen = params_encode(&ro->s.p, hello);
 	buf = xmalloc(CH_MAX_PAYLOAD);
 	if (pol.listener) {
-		ch_handshake(the_channel, 0, &auth, NULL, 0, &peer_params, &plen);
-		ch_send(the_channel, FR_HELLO, hello, hlen);
+		ch = accept_peer(ro, &auth, &peer_params, &plen, &peer_desc);
+		atomic_store(&the_channel, ch);
+		stats_phase("handshake");
+		ch_send(ch, FR_HELLO, hello, hlen);
 		params_check(&ro->s.p, peer_params, plen, peer_desc);
 		free(peer_params);
 	} else {
-		ch_handshake(the_channel, 1, &auth, hello, hlen, NULL, NULL);
-		plen = ch_expect(the_channel, FR_HELLO, buf);
+		ch = connect_peer(ro, &pol, &auth, hello, hlen, &peer_desc);
+		atomic_store(&the_channel, ch);
+		stats_phase("handshake");
+		plen = ch_expect(ch, FR_HELLO, buf);
 		record_new_peer(&pol);
 		params_check(&ro->s.p, buf, plen, peer_desc);
 	}
@@ -242,12 +356,15 @@ cmd_run(struct run_opts *ro)
 		sodium_free(throwaway);
 	if (psk)
 		sodium_free(psk);
-	rc = session_run(the_channel, &ro->s);
+	rc = session_run(ch, &ro->s);
+	/* From here the signal thread cannot reach the channel or --stats:
+	 * a signal now waits for our exit (fatal_claim_end). */
+	fatal_claim_end();
 	fill_wire_stats();
 	if (stats_path)		/* a failure here is a warning only: the */
 		stats_write(stats_path, rc);	/* output is already in place */
-	ch_close(the_channel);
-	the_channel = NULL;
+	atomic_store(&the_channel, NULL);
+	ch_close(ch);
 	free(buf);
 	free(pol.pinned);
 	free(pol.authorized);

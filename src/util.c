@@ -13,11 +13,15 @@
 #include <unistd.h>
 #include <stdatomic.h>
 
+#include <sodium.h>
+
+#include "progress.h"
 #include "util.h"
 
 int verbosity = 1;
 static fatal_hook_fn fatal_hook;
-static atomic_int in_fatal;
+enum { FATAL_FAILING = 1, FATAL_ENDING = 2 };
+static atomic_int in_fatal;		/* 0, or who owns the end */
 static pthread_t fatal_owner;
 
 void
@@ -26,29 +30,64 @@ set_fatal_hook(fatal_hook_fn fn)
 	fatal_hook = fn;
 }
 
+/* The one way a line reaches stderr: the --progress line is erased
+ * first (a no-op when it is off). */
+static void __attribute__((format(printf, 1, 0)))
+vput_line(const char *fmt, va_list ap)
+{
+	progress_end();
+	fputs("psi-stream: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+put_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vput_line(fmt, ap);
+	va_end(ap);
+}
+
 static void __attribute__((format(printf, 3, 0)))
 vfatal(int status, int errnum, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	int n;
+	int n, was;
 
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (errnum && n >= 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
-	if (atomic_exchange(&in_fatal, 1)) {
-		if (pthread_equal(fatal_owner, pthread_self()))
-			_exit(status);	/* failing inside the hook itself */
-		for (;;)		/* another thread is failing: let it */
-			pause();
+	if ((was = atomic_exchange(&in_fatal, FATAL_FAILING)) != 0) {
+		if (pthread_equal(fatal_owner, pthread_self())) {
+			if (was == FATAL_ENDING)	/* the hook is done with */
+				put_line("%s", msg);
+			_exit(status);	/* else failing inside the hook itself */
+		}
+		for (;;)		/* another thread is failing or the run */
+			pause();	/* is ending: let it */
 	}
 	fatal_owner = pthread_self();
 	/* The hook first: it clears the progress line, tells the peer, removes
 	 * partial output and writes --stats; then our one line. */
 	if (fatal_hook)
 		fatal_hook(status, msg);
-	fprintf(stderr, "psi-stream: %s\n", msg);
+	put_line("%s", msg);
 	fflush(stderr);
 	_exit(status);
+}
+
+void
+fatal_claim_end(void)
+{
+	int was = 0;
+
+	if (!atomic_compare_exchange_strong(&in_fatal, &was, FATAL_ENDING))
+		for (;;)	/* another thread is failing: it exits for us */
+			pause();
+	fatal_owner = pthread_self();
 }
 
 void
@@ -75,31 +114,15 @@ fatal_errno(int status, const char *fmt, ...)
 }
 
 void
-warnx_(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbosity < 1)
-		return;
-	fputs("psi-stream: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void
 vlog(int level, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (verbosity < level)
 		return;
-	fputs("psi-stream: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput_line(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void *
@@ -141,6 +164,35 @@ xstrdup(const char *s)
 	size_t n = strlen(s) + 1;
 
 	return memcpy(xmalloc(n), s, n);
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal(EXIT_IO, "cannot format a string");
+	s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void *
+xsodium_malloc(size_t n)
+{
+	void *p = sodium_malloc(n);
+
+	if (p == NULL)
+		fatal(EXIT_IO, "out of locked memory allocating %zu bytes", n);
+	return p;
 }
 
 int

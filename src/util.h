@@ -28,20 +28,33 @@ extern int verbosity;		/* 0 quiet, 1 default, 2+ verbose */
 typedef void (*fatal_hook_fn)(int status, const char *msg);
 void	set_fatal_hook(fatal_hook_fn);
 
+/* The run is ending normally, and its teardown must not race the fatal
+ * path: after this call, fatal() on another thread (the signal thread)
+ * waits for the process to exit, and on this one prints its line and
+ * exits without the hook.  If another thread is failing already, this
+ * waits for it to end the process. */
+void	fatal_claim_end(void);
+
 /* "psi-stream: <msg>" on stderr, then exit(status).  Never returns. */
 void	fatal(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 /* Same, with ": strerror(errno)" appended. */
 void	fatal_errno(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
-void	warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "psi-stream: <msg>" on stderr if verbosity >= level, after erasing the
+ * --progress line; warnx_ is level 1 (hidden by -q). */
 void	vlog(int level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+#define warnx_(...)	vlog(1, __VA_ARGS__)
 
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+/* snprintf into a fresh xmalloc'd string. */
+char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sodium_malloc that never returns NULL (exit 2: out of locked memory). */
+void	*xsodium_malloc(size_t);
 
 /* "256M" -> bytes; K M G T suffixes (powers of 1024).  -1 on error. */
 int	parse_size(const char *, uint64_t *);

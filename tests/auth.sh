@@ -1,18 +1,44 @@
 #!/bin/sh
 # auth.sh: the encrypted, authenticated channel between two real processes:
-# pinned keys give exact results and a third key is refused with exit 4 on
-# both sides and no output; PSK right and wrong; known_peers accept-new,
+# pinned keys give exact results and a third key is refused (the connector
+# exits 4, the listener logs it and listens on, nothing is written), also
+# when authorized_peers lists it or it knows the PSK (--peer-key is
+# exclusive); PSK right and wrong; known_peers accept-new, a key recorded
+# only once proven (a fake listener with the wrong PSK leaves no trace),
 # then a changed key refused; --strict-peer; keygen file modes; a
 # group-readable private key refused; mismatched session parameters end
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 41
+plan 50
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
 expected_matches "$T/a" "$T/b" >"$T/a.want"
 expected_matches "$T/b" "$T/a" >"$T/b.want"
+# refused NAME 'LISTENER ARGS' 'CONNECTOR ARGS': like pair, for a
+# connector that does not get in.  The listener logs one line about it
+# ("...; still listening") and keeps listening; once it has said so, it is
+# stopped with SIGTERM (exit 143).  C_RC and L_RC as in pair.
+refused() {
+	_name=$1 _port=${4:-$(free_port)}
+	# shellcheck disable=SC2086
+	"$PSI" --listen "127.0.0.1:$_port" --accept-timeout 60 $2 \
+	    >"$T/$_name.l.out" 2>"$T/$_name.l.err" &
+	_lpid=$!
+	# shellcheck disable=SC2086
+	"$PSI" --peer "127.0.0.1:$_port" --connect-timeout 20 $3 \
+	    >"$T/$_name.c.out" 2>"$T/$_name.c.err"
+	C_RC=$?
+	_i=0
+	while ! grep -q 'still listening' "$T/$_name.l.err" && [ $_i -lt 100 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	kill -TERM $_lpid
+	wait $_lpid
+	L_RC=$?
+}
+
 for k in alice bob mallory; do
 	"$PSI" keygen -q -f "$T/$k" -C "$k" || fail "keygen $k"
 done
@@ -44,9 +70,10 @@ same_file "pinned keys: querier output exact" "$T/pin.c.out" "$T/a.want"
 same_file "pinned keys: holder output exact" "$T/pin.l.out" "$T/b.want"
 
 # Mallory, a third key, is refused by the listener.
-pair mal "-q --identity $T/bob --peer-key $T/alice.pub $T/b" \
+refused mal "--identity $T/bob --peer-key $T/alice.pub $T/b" \
     "-q --identity $T/mallory --peer-key $T/bob.pub $T/a"
-is "third key at the listener: both exit 4" "$C_RC $L_RC" "4 4"
+is "third key at the listener: it exits 4, the listener listens on" \
+    "$C_RC $L_RC" "4 143"
 is "third key at the listener: nothing written" \
     "$(cat "$T/mal.c.out" "$T/mal.l.out" | wc -c)" 0
 check "... the listener names the refused fingerprint" \
@@ -55,10 +82,10 @@ check "... the listener names the refused fingerprint" \
 # --peer-key is exclusive: Mallory, listed in authorized_peers, or knowing
 # the PSK, is still refused by a listener that pins Alice.
 cp "$T/mallory.pub" "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
-pair malauth "-q --identity $T/bob --peer-key $T/alice.pub $T/b" \
+refused malauth "--identity $T/bob --peer-key $T/alice.pub $T/b" \
     "-q --identity $T/mallory --peer-key $T/bob.pub $T/a"
-is "authorized_peers lists mallory, bob pins alice: mallory refused (4 4)" \
-    "$C_RC $L_RC" "4 4"
+is "authorized_peers lists mallory, bob pins alice: mallory refused (4 143)" \
+    "$C_RC $L_RC" "4 143"
 is "... nothing written" "$(cat "$T/malauth.c.out" "$T/malauth.l.out" | wc -c)" 0
 pair malauth2 "-q --identity $T/bob $T/b" \
     "-q --identity $T/mallory --peer-key $T/bob.pub $T/a"
@@ -67,23 +94,24 @@ is "... twin: without --peer-key, authorized_peers admits mallory (0 0)" \
 rm -f "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
 printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$T/psk"
 chmod 600 "$T/psk"
-pair malpsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
+refused malpsk "--identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
     "-q --identity $T/mallory --peer-key $T/bob.pub --psk-file $T/psk $T/a"
-is "bob pins alice with a PSK: mallory, who knows the PSK, is refused (4 4)" \
-    "$C_RC $L_RC" "4 4"
-pair alinopsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
+is "bob pins alice with a PSK: mallory, who knows the PSK, is refused (4 143)" \
+    "$C_RC $L_RC" "4 143"
+refused alinopsk "--identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
     "-q --identity $T/alice --peer-key $T/bob.pub $T/a"
-is "... and alice without the PSK is refused too: both are needed (4 4)" \
-    "$C_RC $L_RC" "4 4"
+is "... and alice without the PSK is refused too: both are needed (4 143)" \
+    "$C_RC $L_RC" "4 143"
 pair alipsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
     "-q --identity $T/alice --peer-key $T/bob.pub --psk-file $T/psk $T/a"
 is "... twin: alice with the PSK gets in (0 0)" "$C_RC $L_RC" "0 0"
 same_file "... and her output is exact" "$T/alipsk.c.out" "$T/a.want"
 
 # A listener that is not who the connector pinned.
-pair imp "-q --identity $T/mallory --peer-key $T/alice.pub $T/b" \
+refused imp "--identity $T/mallory --peer-key $T/alice.pub $T/b" \
     "-q --identity $T/alice --peer-key $T/bob.pub $T/a"
-is "impostor listener: both exit 4" "$C_RC $L_RC" "4 4"
+is "impostor listener: the connector exits 4, the listener listens on" \
+    "$C_RC $L_RC" "4 143"
 is "impostor listener: nothing written" \
     "$(cat "$T/imp.c.out" "$T/imp.l.out" | wc -c)" 0
 
@@ -95,9 +123,10 @@ pair psk "-q --identity $T/bob --psk-file $T/psk $T/b" \
     "-q --identity $T/alice --psk-file $T/psk $T/a"
 is "same PSK: both exit 0" "$C_RC $L_RC" "0 0"
 same_file "same PSK: querier output exact" "$T/psk.c.out" "$T/a.want"
-pair psk2 "-q --identity $T/bob --psk-file $T/psk $T/b" \
+refused psk2 "--identity $T/bob --psk-file $T/psk $T/b" \
     "-q --identity $T/alice --psk-file $T/psk2 $T/a"
-is "wrong PSK: both exit 4" "$C_RC $L_RC" "4 4"
+is "wrong PSK: the connector exits 4, the listener listens on" \
+    "$C_RC $L_RC" "4 143"
 is "wrong PSK: nothing written" "$(cat "$T/psk2.c.out" "$T/psk2.l.out" | wc -c)" 0
 
 # known_peers: first contact recorded, then a changed key refused.
@@ -107,22 +136,58 @@ check "known_peers: first contact recorded" \
     grep -q "psi-stream-x25519" "$XDG_CONFIG_HOME/psi-stream/known_peers"
 sed -i 's/^[^ ]* /127.0.0.1:* /' "$XDG_CONFIG_HOME/psi-stream/known_peers"
 : >"$XDG_CONFIG_HOME/psi-stream/known_peers"
-pair kp2 "-q --identity $T/bob --psk-file $T/psk $T/b" \
+refused kp2 "--identity $T/bob --psk-file $T/psk $T/b" \
     "-q --identity $T/alice --psk-file $T/psk --strict-peer $T/a"
 is "--strict-peer with an unknown listener: connector exits 4" "$C_RC" 4
 check "... and says to check the fingerprint" grep -q 'fingerprint' "$T/kp2.c.err"
 _port=$(free_port)
 printf '127.0.0.1:%s %s\n' "$_port" "$(cut -d' ' -f1,2 "$T/mallory.pub")" \
     >"$XDG_CONFIG_HOME/psi-stream/known_peers"
-"$PSI" --listen "127.0.0.1:$_port" -q --identity "$T/bob" --psk-file "$T/psk" \
-    "$T/b" >"$T/kp3.l.out" 2>"$T/kp3.l.err" &
-lpid=$!
-"$PSI" --peer "127.0.0.1:$_port" -q --identity "$T/alice" --psk-file "$T/psk" \
-    --connect-timeout 20 "$T/a" >"$T/kp3.c.out" 2>"$T/kp3.c.err"
-C_RC=$?; wait $lpid; L_RC=$?
-is "known_peers holds another key: both exit 4" "$C_RC $L_RC" "4 4"
+refused kp3 "--identity $T/bob --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk $T/a" "$_port"
+is "known_peers holds another key: the connector exits 4, the listener listens on" \
+    "$C_RC $L_RC" "4 143"
 check "... the connector says the key changed" grep -qi 'differs\|changed' "$T/kp3.c.err"
 rm -f "$XDG_CONFIG_HOME/psi-stream/known_peers"
+
+# Trust on first use records a key only once it is proven.  A fake
+# listener with the wrong PSK answers first contact: alice is refused and
+# nothing is recorded; then the real bob is trusted.  The other order: bob
+# first, then the fake is refused as a changed key.  Either way
+# known_peers holds bob's key only.
+# real_bob NAME PORT: bob and alice with the right PSK on PORT
+real_bob() {
+	"$PSI" --listen "127.0.0.1:$2" -q --identity "$T/bob" --psk-file \
+	    "$T/psk" "$T/b" >"$T/$1.l.out" 2>"$T/$1.l.err" &
+	_lpid=$!
+	"$PSI" --peer "127.0.0.1:$2" -q --identity "$T/alice" --psk-file \
+	    "$T/psk" --connect-timeout 20 "$T/a" >"$T/$1.c.out" 2>"$T/$1.c.err"
+	C_RC=$?; wait $_lpid; L_RC=$?
+}
+kp=$XDG_CONFIG_HOME/psi-stream/known_peers
+bobkey=$(cut -d' ' -f2 "$T/bob.pub")
+rm -f "$kp"
+fport=$(free_port)
+refused fake1 "--identity $T/mallory --psk-file $T/psk2 $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk $T/a" "$fport"
+is "first contact with a fake listener (wrong PSK): alice exits 4" "$C_RC" 4
+check "... and known_peers records nothing" test ! -s "$kp"
+real_bob real1 "$fport"
+is "... then the real listener: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "... alice's output exact" "$T/real1.c.out" "$T/a.want"
+is "... known_peers holds bob's key only" \
+    "$(grep -c . "$kp" 2>/dev/null) $(cut -d' ' -f3 "$kp" 2>/dev/null)" "1 $bobkey"
+rm -f "$kp"
+rport=$(free_port)
+real_bob real2 "$rport"
+is "the real listener first: both exit 0" "$C_RC $L_RC" "0 0"
+refused fake2 "--identity $T/mallory --psk-file $T/psk2 $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk $T/a" "$rport"
+is "... then the fake one: alice exits 4" "$C_RC" 4
+check "... saying the key changed" grep -qi 'changed' "$T/fake2.c.err"
+is "... known_peers holds bob's key only" \
+    "$(grep -c . "$kp" 2>/dev/null) $(cut -d' ' -f3 "$kp" 2>/dev/null)" "1 $bobkey"
+rm -f "$kp"
 
 # Session parameters must agree.
 pair norm "--insecure -q --ignore-case $T/b" "--insecure -q $T/a"

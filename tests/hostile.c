@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,8 @@ raw_msg(size_t len, const uint8_t *b)
 	free(m);
 }
 
-/* Read and drop whatever comes until the peer closes. */
+/* Read and drop whatever comes until the peer closes: exit 3, since a
+ * stranger gets no answer. */
 static int
 drain_raw(void)
 {
@@ -127,7 +129,28 @@ drain_raw(void)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	return 0;
+	return 3;
+}
+
+/* Bytes until the peer stops taking them (exit 3), in chunks of n, one
+ * chunk every ms milliseconds (0: at once), at most total bytes. */
+static int
+push_raw(size_t total, size_t n, int ms)
+{
+	static const uint8_t announce[2] = { 1024 >> 8, 1024 & 0xff };
+	uint8_t buf[65536];
+
+	/* a slow one announces the largest handshake message first */
+	if (ms > 0 && write_all(fd, announce, 2) < 0)
+		return 3;
+	for (size_t sent = 0; sent < total; sent += n) {
+		randombytes_buf(buf, n);
+		if (write_all(fd, buf, n) < 0)
+			return 3;
+		if (ms > 0)
+			usleep((useconds_t)ms * 1000);
+	}
+	return drain_raw();
 }
 
 /* Read frames until psi-stream stops: its ERROR frame ends us with exit
@@ -292,6 +315,12 @@ querier(const char *s)
 	size_t nd;
 
 	/* before or during the handshake: raw bytes */
+	if (strcmp(s, "q-close") == 0)		/* a port scan */
+		return 3;
+	if (strcmp(s, "q-garbage-1m") == 0)
+		return push_raw(1 << 20, 65536, 0);
+	if (strcmp(s, "q-trickle") == 0)	/* a byte a second, for 60 s */
+		return push_raw(60, 1, 1000);
 	if (strcmp(s, "q-http") == 0) {
 		/* and wait for an answer, as an HTTP client would */
 		static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -798,6 +827,7 @@ static const char *const scenarios[] = {
 	"h-digest-wrong-t", "h-digest-overcount", "h-digest-empty-chunk",
 	"h-wrong-reveal",
 	"h-dend-mismatch", "h-dend-short", "h-wrong-after-rend", "h-honest",
+	"q-close", "q-garbage-1m", "q-trickle",
 	"q-count-early", "q-count-impossible", "q-count-short",
 	"q-count-wrong-type", "q-count-honest", "h-count-eval-more",
 	"h-count-eval-invalid", "h-count-wrong-after-count", "h-count-honest",
@@ -819,6 +849,7 @@ main(int argc, char **argv)
 		    "hostile SCENARIO listen PORTFILE | hostile list\n");
 		return 1;
 	}
+	signal(SIGPIPE, SIG_IGN);	/* a closed peer: write fails, exit 3 */
 	frame = xmalloc(CH_MAX_PAYLOAD);
 	count_only = strstr(argv[1], "-count-") != NULL;
 	we_connect = strcmp(argv[2], "connect") == 0;

@@ -9,7 +9,9 @@
 # in HELLO, an ERROR frame with terminal escapes, a silent peer; and zstd
 # bombs in input files.  Each case checks psi-stream's exit status (5 for
 # a protocol violation, 4 when the handshake fails, 3 for a lost or
-# silent peer, 6 when the peer reports an error) and its message, that it
+# silent peer, 6 when the peer reports an error; a listener keeps
+# listening after a stranger that fails before authenticating: a port
+# scan, an HTTP probe, 1 MiB of garbage, a byte a second) and its message, that it
 # told the peer why (its ERROR frame), that no output was written and
 # that its peak RSS stayed near an honest run's.
 . "${SRCDIR:-.}/tests/lib.sh"
@@ -20,12 +22,17 @@
 #   holder against q-*, connector = querier against h-*); s: swapped, with
 #   --role.  TOLD: 6 if psi-stream must send its reason to the peer, - if
 #   not checked.  MESSAGE - : none expected.  STATUS with a T: expected, but psi-stream does not do it
-#   yet (a TAP TODO).
+#   yet (a TAP TODO).  STATUS A: a stranger before authentication: the
+#   listener logs one line (MESSAGE) and keeps listening, the stranger
+#   exits non-zero, and an honest querier then gets its answers (exit 0).
 cases='
-q-http d 4 - not_a_psi-stream_peer
-q-empty-msg d 5 - sent_an_empty_message
-q-short-msg1 d 4 - bad_message_1
-q-garbage-msg3 d 4 - message_3_does_not_decrypt
+q-http d A - not_a_psi-stream_peer
+q-empty-msg d A - sent_an_empty_message
+q-short-msg1 d A - bad_message_1
+q-garbage-msg3 d A - message_3_does_not_decrypt
+q-close d A - closed_the_connection_before_the_handshake
+q-garbage-1m d A - (not_a_psi-stream_peer|bad_message_1)
+q-trickle d A - did_not_finish_the_handshake_within_2_seconds
 q-params-version d 5 6 speaks_protocol_version_2,_we_speak_version_1
 q-params-role d 5 6 both_sides_are_holders
 q-params-short d 5 6 malformed_session_parameters
@@ -132,8 +139,9 @@ fi
 run() {
 	_s=$1; _d=$2; _f=$T/$_s.$_d
 	mkdir -p "$_f.out"
-	_to=10
+	_to=10 _q=-q
 	[ "$_s" = h-silent ] && _to=2
+	[ "$3" = A ] && _to=2 _q=	# the refusal is logged at level 1
 	_role=
 	case $_s in *-count-*) _role=--count-only ;; esac
 	_listen=yes	# does psi-stream listen?
@@ -148,13 +156,17 @@ run() {
 	if [ -n "$_listen" ]; then
 		_port=$(free_port)
 		# shellcheck disable=SC2086
-		$_run --listen "127.0.0.1:$_port" --insecure -q --timeout $_to \
+		$_run --listen "127.0.0.1:$_port" --insecure $_q --timeout $_to \
 		    --accept-timeout 30 $MEM $_role -o "$_f.out/o" "$T/keys" \
 		    </dev/null >"$_f.stdout" 2>"$_f.err" &
 		_spid=$!
 		"$HOSTILE" "$_s" connect "$_port" </dev/null >/dev/null \
 		    2>"$_f.h.err"
 		H_RC=$?
+		if [ "$3" = A ]; then	# then the querier it waits for
+			"$HOSTILE" q-honest connect "$_port" </dev/null \
+			    >/dev/null 2>"$_f.honest.err"
+		fi
 		wait $_spid; S_RC=$?
 	else
 		"$HOSTILE" "$_s" listen "$_f.port" </dev/null >/dev/null \
@@ -200,7 +212,11 @@ while read -r s d want told msg; do
 	[ -n "$s" ] || continue
 	msg=$(echo "$msg" | tr _ ' ')
 	t0=$(date +%s)
-	run "$s" "$d"
+	run "$s" "$d" "$want"
+	stranger=
+	if [ "$want" = A ]; then
+		stranger=yes want=0
+	fi
 	secs=$(( $(date +%s) - t0 ))
 	first=$(head -1 "$T/$s.$d.msg")
 	todo=
@@ -217,6 +233,13 @@ while read -r s d want told msg; do
 	why=
 	if [ "$msg" != - ] && ! grep -Eq -- "$msg" "$T/$s.$d.msg"; then
 		why="$why, message not /$msg/"
+	fi
+	if [ -n "$stranger" ]; then
+		[ "$H_RC" != 0 ] || why="$why, the stranger exited 0"
+		_lines=$(grep -c 'still listening' "$T/$s.$d.msg")
+		[ "$_lines" = 1 ] || why="$why, $_lines lines about the stranger"
+		grep -q '127\.0\.0\.1:[0-9]' "$T/$s.$d.msg" ||
+			why="$why, the line names no address"
 	fi
 	if [ "$want" = 0 ]; then
 		[ -e "$T/$s.$d.out/o" ] || why="$why, no output file"

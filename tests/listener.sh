@@ -1,0 +1,87 @@
+#!/bin/sh
+# listener.sh: a listener waits for its peer, and nobody else can end its
+# run.  Bob listens with --peer-key alice.pub while Mallory is listed in
+# his authorized_peers.  In turn: a bare connect-and-close, 1 MiB of
+# garbage, an unauthorized key, Mallory's key, and a trickle of one byte a
+# second, which Alice arrives behind (the busy listener keeps her queued,
+# not refused).  Alice's and Bob's outputs are exact; every intruder exits
+# non-zero and writes nothing; Bob's stderr has one line per intruder,
+# naming its address.  The twin: with only intruders, --accept-timeout
+# ends the wait with exit 3, saying every attempt was refused.  The
+# handshake deadline is --timeout 2, which the trickle outlasts.
+. "${SRCDIR:-.}/tests/lib.sh"
+: "${HOSTILE:=$(pwd)/tests/hostile}"
+plan 14
+
+awk 'BEGIN { for (i = 0; i < 300; i++) printf "key-%05d\n", i }' >"$T/a"
+awk 'BEGIN { for (i = 150; i < 500; i++) printf "key-%05d\n", i }' >"$T/b"
+expected_matches "$T/a" "$T/b" >"$T/a.want"
+expected_matches "$T/b" "$T/a" >"$T/b.want"
+for k in alice bob mallory stranger; do
+	"$PSI" keygen -q -f "$T/$k" -C "$k" || fail "keygen $k"
+done
+mkdir -p "$XDG_CONFIG_HOME/psi-stream"
+cp "$T/mallory.pub" "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
+
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --identity "$T/bob" --peer-key "$T/alice.pub" \
+    --timeout 2 --accept-timeout 60 -o "$T/bob.out" "$T/b" \
+    >/dev/null 2>"$T/bob.err" &
+bpid=$!
+
+# intruder NAME CMD...: run it; its exit status goes to $T/NAME.rc
+intruder() {
+	_n=$1; shift
+	"$@" </dev/null >"$T/$_n.stdout" 2>"$T/$_n.err"
+	echo $? >"$T/$_n.rc"
+}
+intruder close "$HOSTILE" q-close connect "$port"
+intruder garbage "$HOSTILE" q-garbage-1m connect "$port"
+intruder stranger "$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 -q \
+    --identity "$T/stranger" --peer-key "$T/bob.pub" -o "$T/stranger.out" "$T/a"
+intruder mallory "$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 -q \
+    --identity "$T/mallory" --peer-key "$T/bob.pub" -o "$T/mallory.out" "$T/a"
+intruder trickle "$HOSTILE" q-trickle connect "$port" &
+tpid=$!
+sleep 0.5	# the trickle is being served: Alice waits in the queue
+"$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 -q --identity "$T/alice" \
+    --peer-key "$T/bob.pub" -o "$T/alice.out" "$T/a" 2>"$T/alice.err"
+a_rc=$?
+wait $bpid
+b_rc=$?
+wait $tpid
+
+is "after five intruders, alice and bob both exit 0" "$a_rc $b_rc" "0 0"
+same_file "... alice's output exact" "$T/alice.out" "$T/a.want"
+same_file "... bob's output exact" "$T/bob.out" "$T/b.want"
+for n in close garbage stranger mallory trickle; do
+	rc=$(cat "$T/$n.rc")
+	if [ "$rc" != 0 ] && [ ! -e "$T/$n.out" ] && [ ! -s "$T/$n.stdout" ]; then
+		ok "intruder $n: exit $rc, nothing written"
+	else
+		fail "intruder $n: exit $rc, $(ls "$T/$n.out" 2>/dev/null)"
+	fi
+done
+is "bob's stderr: one line per intruder" \
+    "$(grep -c '^psi-stream: .*127\.0\.0\.1:[0-9]*.*; still listening' "$T/bob.err")" 5
+sed 's/^/# bob: /' "$T/bob.err"
+check "... the trickle: the handshake deadline" \
+    grep -q 'did not finish the handshake within 2 seconds' "$T/bob.err"
+check "... mallory: refused by name, although authorized_peers lists her" \
+    grep -q "refusing .*$("$PSI" fingerprint "$T/mallory.pub") is not the one given with --peer-key" \
+    "$T/bob.err"
+check "... nothing about a local file went to the intruders" \
+    sh -c "! grep -q '$T/b' '$T/stranger.err' '$T/mallory.err'"
+
+# The twin: only an intruder, then --accept-timeout.
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --identity "$T/bob" --peer-key "$T/alice.pub" \
+    --timeout 2 --accept-timeout 3 -o "$T/bob2.out" "$T/b" \
+    >/dev/null 2>"$T/bob2.err" &
+bpid=$!
+intruder close2 "$HOSTILE" q-close connect "$port"
+wait $bpid
+is "only an intruder: bob exits 3 at --accept-timeout" "$?" 3
+check "... saying every attempt was refused, and wrote nothing" sh -c \
+    "grep -q 'no authenticated peer connected to 127.0.0.1:$port within 3 seconds (--accept-timeout); all attempts were refused' '$T/bob2.err' && test ! -e '$T/bob2.out'"
+done_testing
