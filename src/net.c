@@ -38,8 +38,7 @@
  * there sees a busy listener, not a refusal. */
 #define LISTEN_BACKLOG	16
 
-/* Split "host:port" / "[v6]:port" / "port"; 0 or -1.  host may be NULL. */
-static int
+int
 net_split(const char *spec, char **host, char **port)
 {
 	const char *colon;

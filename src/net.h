@@ -20,5 +20,8 @@ int	net_accept(int lfd, const char *shown, double deadline,
 	    char **peer_desc);
 /* Returns the connected socket; *canon gets "host:port" as given. */
 int	net_connect(const char *spec, double connect_timeout, char **canon);
+/* Split "host:port" / "[v6]:port" / "port"; 0 or -1.  host may be NULL;
+ * both are xmalloc'd.  Also main.c's check of the addresses. */
+int	net_split(const char *spec, char **host, char **port);
 
 #endif
