@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "engine.h"
 #include "fuzzlib.h"
 #include "noise.h"
 #include "session.h"
@@ -59,6 +60,7 @@ params_case(uint8_t ours, const uint8_t *b, size_t len)
 	j.ours.count_only = ours >> 2 & 1;
 	j.ours.trim = ours >> 3 & 1;
 	j.ours.ignore_case = ours >> 4 & 1;
+	j.ours.engine = ENGINE_DH;
 	if (ours & 32) {
 		j.ours.shard_i = 2;
 		j.ours.shard_n = 3;
@@ -152,7 +154,7 @@ handshake(void *arg)
 {
 	struct cjob *j = arg;
 	static const uint8_t hello[] = { PROTOCOL_VERSION, ROLE_QUERIER, 0, 0,
-	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	    0, ENGINE_DH, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 	ch_handshake(j->ch, j->initiator, &j->auth, hello, sizeof(hello),
 	    j->initiator ? NULL : &j->peer_payload,

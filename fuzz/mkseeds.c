@@ -17,6 +17,8 @@
 #include <sodium.h>
 
 #include "channel.h"
+#include "digest.h"
+#include "engine-dh.h"
 #include "gcs.h"
 #include "noise.h"
 #include "oprf.h"
@@ -325,6 +327,7 @@ handshake_seeds(void)
 	memset(&p, 0, sizeof(p));
 	p.version = PROTOCOL_VERSION;
 	p.role = ROLE_QUERIER;
+	p.engine = ENGINE_DH;
 	plen = params_encode(&p, par);
 	for (int with_psk = 0; with_psk < 2; with_psk++) {
 		struct noise_hs *i = hs(1, with_psk), *r = hs(0, with_psk);
@@ -368,11 +371,13 @@ handshake_seeds(void)
 	}
 	/* params_check: a match, then one bad field at a time */
 	static const struct { const char *name; int off; uint8_t v; } bad[] = {
-		{ "params-ok", -1, 0 }, { "params-version", 0, 2 },
+		{ "params-ok", -1, 0 },
+		{ "params-version", 0, PROTOCOL_VERSION + 1 },
 		{ "params-role", 1, 1 }, { "params-role-9", 1, 9 },
 		{ "params-reveal", 2, 1 }, { "params-count-only", 3, 1 },
-		{ "params-norm", 4, 7 }, { "params-shard", 12, 3 },
-		{ "params-ctxlen", 13, 40 },
+		{ "params-norm", 4, 7 }, { "params-engine", 5, 7 },
+		{ "params-engine-0", 5, 0 }, { "params-shard", 13, 3 },
+		{ "params-ctxlen", 14, 40 },
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		uint8_t q[PARAMS_MAX];

@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "channel.h"
+#include "engine.h"
 #include "noise.h"
 #include "util.h"
 
@@ -64,17 +65,21 @@ struct channel {
 	int			 fail_status;
 	char			 fail_msg[600];
 	pthread_mutex_t		 send_lock;	/* tx nonce, plain, wire */
-};
-
-static const char *frame_names[FR_MAX] = {
-	"none", "HELLO", "QUERY", "EVAL", "QEND", "HCOUNT", "DIGEST", "DEND",
-	"REVEAL", "REND", "DONE", "ERROR", "KEEPALIVE", "COUNT"
+	uint8_t			 hs_hash[NOISE_HASH];	/* zeros until split */
 };
 
 const char *
 ch_frame_name(int type)
 {
-	return type > 0 && type < FR_MAX ? frame_names[type] : "unknown";
+	const char *name = frame_name(type);
+
+	return name ? name : "unknown";
+}
+
+const uint8_t *
+ch_handshake_hash(const struct channel *ch)
+{
+	return ch->hs_hash;
 }
 
 struct channel *
@@ -396,6 +401,8 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 	}
 	ch->tx = xsodium_malloc(sizeof(*ch->tx));
 	ch->rx = xsodium_malloc(sizeof(*ch->rx));
+	if (noise_hs_finished(hs))
+		noise_handshake_hash(hs, ch->hs_hash);
 	if (!noise_hs_finished(hs) || noise_split(hs, ch->tx, ch->rx) < 0)
 		return failed(ch, EXIT_PROTO, 0, "handshake with %s did not "
 		    "complete", ch->peer);
@@ -497,7 +504,7 @@ ch_recv(struct channel *ch, int *type, uint8_t *buf)
 		}
 		n = (size_t)m - NOISE_TAG - 1;
 		*type = ch->plain[0];
-		if (*type <= 0 || *type >= FR_MAX)
+		if (frame_name(*type) == NULL)
 			fatal(EXIT_PROTO, "peer %s sent an unknown frame type %d",
 			    ch->peer, *type);
 		if (*type == FR_KEEPALIVE)

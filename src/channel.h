@@ -17,21 +17,16 @@
 
 #define CH_MAX_PAYLOAD	(65535 - 16 - 1)
 
+/*
+ * The channel's own frame types.  Everything else lives in a range of 16
+ * per engine or module (engine.h: FR_RANGE_*), named where it is used:
+ * engine-dh.h, digest.h.  ch_recv refuses a type no range names.
+ */
 enum frame_type {
 	FR_HELLO = 1,		/* listener's session parameters */
-	FR_QUERY,		/* querier: n blinded elements, 32 bytes each */
-	FR_EVAL,		/* holder: n evaluated elements, same order */
-	FR_QEND,		/* querier: u64 number of keys queried */
-	FR_HCOUNT,		/* holder: u64 number of holder keys */
-	FR_DIGEST,		/* holder: one GCS chunk */
-	FR_DEND,		/* holder: u64 number of digest values */
-	FR_REVEAL,		/* querier: one GCS chunk of matched values */
-	FR_REND,		/* querier: u64 number of revealed values */
-	FR_DONE,		/* holder: finished successfully */
-	FR_ERROR,		/* either: u8 exit status, then a message */
-	FR_KEEPALIVE,		/* either: empty, ignored */
-	FR_COUNT,		/* count-only querier: u64 |X n Y|, or empty */
-	FR_MAX
+	FR_DONE = 10,		/* holder: finished successfully */
+	FR_ERROR = 11,		/* either: u8 exit status, then a message */
+	FR_KEEPALIVE = 12	/* either: empty, ignored */
 };
 
 struct channel;
@@ -73,6 +68,8 @@ const char *ch_failure(const struct channel *, int *status);
 void	ch_handshake(struct channel *, int initiator, const struct ch_auth *,
 	    const uint8_t *payload, size_t len, uint8_t **peer_payload,
 	    size_t *peer_len);
+/* The Noise handshake hash (NOISE_HASH bytes; zeros for ch_new_keyed). */
+const uint8_t *ch_handshake_hash(const struct channel *);
 void	ch_send(struct channel *, int type, const void *payload, size_t len);
 /* Next non-keepalive frame; returns its payload length.  buf must hold
  * CH_MAX_PAYLOAD bytes.  Timeout, EOF and bad frames are fatal. */
@@ -91,6 +88,7 @@ void	ch_close(struct channel *);
 /* Bytes on the wire so far. */
 uint64_t ch_bytes_sent(const struct channel *);
 uint64_t ch_bytes_received(const struct channel *);
+/* The frame's name (engine.h frame_name()), "unknown" if it has none. */
 const char *ch_frame_name(int type);
 
 #endif

@@ -171,8 +171,12 @@ struct engine_ctx {
 	uint64_t	 nkeys;		/* keys pulled so far (the session counts) */
 
 	void		*state;		/* the engine's, between its calls */
+	uint64_t	 own_keys;	/* set by the engine: the count it announced
+					 * for us (nQ or nH; DH: nkeys, count-only
+					 * querier: distinct keys) */
 	uint64_t	 peer_keys;	/* set by the engine: the peer's count */
 	uint64_t	 count;		/* count-only: |X n Y| (see end()) */
+	uint64_t	 digest_values;	/* holder: values it sent in the digest */
 };
 
 struct engine_role {

@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "engine.h"
 #include "keycmd.h"
 #include "net.h"
 #include "oprf.h"
@@ -123,6 +124,7 @@ enum {
 	OPT_REVEAL,
 	OPT_CONTEXT,
 	OPT_COUNT_ONLY,
+	OPT_ENGINE,
 	OPT_SHARD,
 	OPT_CONNECT_TIMEOUT,
 	OPT_ACCEPT_TIMEOUT,
@@ -169,6 +171,8 @@ static const struct option_def options[] = {
 	    "who learns the intersection (default both)" },
 	{ "count-only", OPT_COUNT_ONLY, C_RUN, NULL,
 	    "learn only the size of the intersection" },
+	{ "engine", OPT_ENGINE, C_RUN, "dh",
+	    "the PSI engine, the same on both sides (default dh)" },
 	{ "context", OPT_CONTEXT, C_RUN, "STRING",
 	    "a label both sides must give identically" },
 	{ "shard", OPT_SHARD, C_RUN, "I/N",
@@ -472,6 +476,14 @@ set_option(struct cli *c, int id, char *arg)
 			    "not '%s'", arg);
 		break;
 	case OPT_COUNT_ONLY: ro->s.p.count_only = 1; break;
+	case OPT_ENGINE: {
+		const struct engine *e = engine_by_name(arg);
+		if (e == NULL)
+			fatal(EXIT_USAGE, "--engine: no engine '%s' (built in: "
+			    "%s)", arg, engine_names());
+		ro->s.p.engine = (uint8_t)e->id;
+		break;
+	}
 	case OPT_CONTEXT:
 		if (strlen(arg) >= sizeof(ro->s.p.context))
 			fatal(EXIT_USAGE, "--context is limited to %zu bytes",
@@ -604,6 +616,7 @@ parse(struct cli *c, int argc, char **argv)
 	c->cmd = find_command(argc, argv);
 	c->progress = -1;
 	c->ro.s.p.version = PROTOCOL_VERSION;
+	c->ro.s.p.engine = ENGINE_DH;
 	c->ro.s.rec.delim = '\t';
 	c->ro.connect_timeout = 60;
 	c->ro.accept_timeout = 600;

@@ -228,26 +228,43 @@ oprf_finalize(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
 }
 
 void
-oprf_finalize_hash(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
-    const uint8_t elem[OPRF_ELEM])
+oprf_finalize_begin(crypto_hash_sha512_state *st, const uint8_t *x,
+    size_t len)
 {
-	static const uint8_t label[] = "Finalize";
-	crypto_hash_sha512_state st;
 	uint8_t l[2];
 
 	/* Every public entry point checks the length; this is a bug guard. */
 	if (len > OPRF_MAX_INPUT)
 		abort();
-	crypto_hash_sha512_init(&st);
+	crypto_hash_sha512_init(st);
 	put_u16(l, len);
-	crypto_hash_sha512_update(&st, l, 2);
-	crypto_hash_sha512_update(&st, x, len);
+	crypto_hash_sha512_update(st, l, 2);
+	crypto_hash_sha512_update(st, x, len);
+}
+
+void
+oprf_finalize_end(uint8_t out[OPRF_OUT], crypto_hash_sha512_state *st,
+    const uint8_t elem[OPRF_ELEM])
+{
+	static const uint8_t label[] = "Finalize";
+	uint8_t l[2];
+
 	put_u16(l, OPRF_ELEM);
-	crypto_hash_sha512_update(&st, l, 2);
-	crypto_hash_sha512_update(&st, elem, OPRF_ELEM);
-	crypto_hash_sha512_update(&st, label, sizeof(label) - 1);
-	crypto_hash_sha512_final(&st, out);
-	sodium_memzero(&st, sizeof(st));
+	crypto_hash_sha512_update(st, l, 2);
+	crypto_hash_sha512_update(st, elem, OPRF_ELEM);
+	crypto_hash_sha512_update(st, label, sizeof(label) - 1);
+	crypto_hash_sha512_final(st, out);
+	sodium_memzero(st, sizeof(*st));
+}
+
+void
+oprf_finalize_hash(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
+    const uint8_t elem[OPRF_ELEM])
+{
+	crypto_hash_sha512_state st;
+
+	oprf_finalize_begin(&st, x, len);
+	oprf_finalize_end(out, &st, elem);
 }
 
 int

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #define OPRF_ELEM	32
 #define OPRF_SCALAR	32
 #define OPRF_OUT	64
@@ -43,6 +45,14 @@ int	oprf_finalize(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
 	    const uint8_t blind[OPRF_SCALAR], const uint8_t evaluated[OPRF_ELEM]);
 /* The final hash alone, over an already unblinded element. */
 void	oprf_finalize_hash(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
+	    const uint8_t elem[OPRF_ELEM]);
+/* The final hash in two steps, for a caller that lets go of x before the
+ * unblinded element arrives: begin absorbs x into *st (which then holds
+ * what x held: treat it as the key), end finishes it with the element,
+ * wipes *st and gives what oprf_finalize_hash() would. */
+void	oprf_finalize_begin(crypto_hash_sha512_state *st, const uint8_t *x,
+	    size_t len);
+void	oprf_finalize_end(uint8_t out[OPRF_OUT], crypto_hash_sha512_state *st,
 	    const uint8_t elem[OPRF_ELEM]);
 /* Evaluate: out = Hash(... sk * HashToGroup(x) ...), no blinding. */
 int	oprf_evaluate(uint8_t out[OPRF_OUT], const uint8_t sk[OPRF_SCALAR],

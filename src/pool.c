@@ -11,7 +11,8 @@
  * takes more.  A grain of up to 64 items is a few milliseconds of
  * 50-microsecond scalar multiplications, so the cursor and the lock cost
  * nothing next to the work, and a slice is long enough for unblinding to
- * share one inversion among 64 elements.
+ * share one inversion among 64 elements.  A slice that fails sets `failed`;
+ * the other threads stop taking slices, and pool_run reports it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,7 +27,7 @@ struct pool {
 	pthread_t	*tid;
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 work, done;
-	/* guarded by lock: */
+	/* guarded by lock, but for next and failed (atomics): */
 	unsigned long	 generation;
 	int		 pending;	/* workers still running this job */
 	int		 quit;
@@ -35,6 +36,7 @@ struct pool {
 	size_t		 items;
 	size_t		 grain;
 	atomic_size_t	 next;		/* first item not yet taken */
+	atomic_int	 failed;	/* a slice of this job returned -1 */
 };
 
 struct worker {
@@ -47,8 +49,10 @@ work(struct pool *p, pool_fn fn, void *arg, size_t items, size_t grain)
 {
 	size_t lo;
 
-	while ((lo = atomic_fetch_add(&p->next, grain)) < items)
-		fn(arg, lo, items - lo < grain ? items : lo + grain);
+	while (!atomic_load(&p->failed) &&
+	    (lo = atomic_fetch_add(&p->next, grain)) < items)
+		if (fn(arg, lo, items - lo < grain ? items : lo + grain) < 0)
+			atomic_store(&p->failed, 1);
 }
 
 static void *
@@ -104,16 +108,13 @@ pool_new(int nthreads)
 	return p;
 }
 
-void
+int
 pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 {
 	size_t grain;
 
-	if (p->n == 1 || n < 2) {
-		if (n)
-			fn(arg, 0, n);
-		return;
-	}
+	if (p->n == 1 || n < 2)
+		return n ? fn(arg, 0, n) : 0;
 	/* About 8 slices a thread, at most 64 items each. */
 	grain = n / (8 * (size_t)p->n);
 	grain = grain < 1 ? 1 : grain > 64 ? 64 : grain;
@@ -123,6 +124,7 @@ pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 	p->items = n;
 	p->grain = grain;
 	atomic_store(&p->next, 0);
+	atomic_store(&p->failed, 0);
 	p->pending = p->n - 1;
 	p->generation++;
 	pthread_cond_broadcast(&p->work);
@@ -132,12 +134,7 @@ pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 	while (p->pending > 0)
 		pthread_cond_wait(&p->done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-}
-
-int
-pool_threads(const struct pool *p)
-{
-	return p->n;
+	return atomic_load(&p->failed) ? -1 : 0;
 }
 
 void

@@ -4,7 +4,9 @@
  * pool_run(fn, arg, n) calls fn(arg, lo, hi) on disjoint slices of [0, n)
  * that cover it, on all threads (the caller's included), and returns when
  * every slice is done, so results land in the caller's arrays in input
- * order.  Which thread runs which slice, and how long a slice is (at most
+ * order.  A slice returns 0, or -1 when an item failed (an invalid element
+ * from the peer, a key that does not hash); pool_run then returns -1, and
+ * which other slices ran is undefined: the caller gives up on the batch.  Which thread runs which slice, and how long a slice is (at most
  * 64 items), is not fixed: fn must not depend on it.  With one
  * thread it is a plain call.  fn must not call pool_run itself.
  */
@@ -13,14 +15,14 @@
 
 #include <stddef.h>
 
-typedef void (*pool_fn)(void *arg, size_t lo, size_t hi);
+typedef int (*pool_fn)(void *arg, size_t lo, size_t hi);
 
 struct pool;
 
 /* nthreads 0 means one per online CPU. */
 struct pool *pool_new(int nthreads);
-void	pool_run(struct pool *, pool_fn, void *arg, size_t n);
-int	pool_threads(const struct pool *);
+/* 0, or -1 if any slice returned -1. */
+int	pool_run(struct pool *, pool_fn, void *arg, size_t n);
 void	pool_free(struct pool *);
 
 #endif

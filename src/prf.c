@@ -2,18 +2,17 @@
  * prf.c: `psi-stream prf --oprf-key FILE`: one line of 128 lowercase hex
  * digits per key, the RFC 9497 Evaluate output, in input order.
  *
- * Keys are read in batches (up to 1024 keys or 256 KiB of key bytes),
- * evaluated on the worker pool and printed in order, so -j N changes the
+ * Keys are read in batches (engine.h's key_batch: up to 1024 keys or
+ * 256 KiB of key bytes), evaluated on the worker pool and printed in order, so -j N changes the
  * speed and never the output.  The key is read into sodium_malloc memory
  * and wiped.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <sodium.h>
 
+#include "engine.h"
 #include "oprf.h"
 #include "output.h"
 #include "pool.h"
@@ -21,28 +20,22 @@
 #include "records.h"
 #include "util.h"
 
-#define BATCH		1024
-#define BATCH_BYTES	(256u << 10)
-
 struct batch {
-	const uint8_t	*sk;
-	size_t		 n;
-	uint8_t		*keys;
-	size_t		 kcap;
-	size_t		 koff[BATCH + 1];
-	uint8_t		 out[BATCH][OPRF_OUT];
-	atomic_int	 bad;
+	const uint8_t		*sk;
+	struct key_batch	*kb;
+	uint8_t			 out[KEY_BATCH][OPRF_OUT];
 };
 
-static void
+static int
 job(void *arg, size_t lo, size_t hi)
 {
 	struct batch *b = arg;
 
 	for (size_t i = lo; i < hi; i++)
-		if (oprf_evaluate(b->out[i], b->sk, b->keys + b->koff[i],
-		    b->koff[i + 1] - b->koff[i]) < 0)
-			atomic_store(&b->bad, 1);
+		if (oprf_evaluate(b->out[i], b->sk, KB_KEY(b->kb, i),
+		    KB_LEN(b->kb, i)) < 0)
+			return -1;
+	return 0;
 }
 
 static void
@@ -67,17 +60,15 @@ flush(struct pool *pool, struct batch *b, struct output *o)
 {
 	char hex[2 * OPRF_OUT + 2];
 
-	atomic_store(&b->bad, 0);
-	pool_run(pool, job, b, b->n);
-	if (atomic_load(&b->bad))
+	if (pool_run(pool, job, b, b->kb->n) < 0)
 		fatal(EXIT_IO, "a key cannot be evaluated");
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < b->kb->n; i++) {
 		hex_encode(hex, b->out[i], OPRF_OUT);
 		hex[2 * OPRF_OUT] = '\n';
 		hex[2 * OPRF_OUT + 1] = '\0';
 		output_text(o, hex);
 	}
-	b->n = 0;
+	kb_clear(b->kb, 0);
 }
 
 int
@@ -97,30 +88,23 @@ cmd_prf(const char *keyfile, const struct rec_opts *ro, char **files,
 		fatal(EXIT_IO, "cannot allocate secure memory");
 	load_key(sk, keyfile);
 	b->sk = sk;
-	b->kcap = BATCH_BYTES;
-	b->keys = xmalloc(b->kcap);
+	b->kb = kb_new();
+	kb_clear(b->kb, 0);
 	pool = pool_new(threads);
 	rr = rec_open(ro, files, nfiles);
 	o = output_open(NULL, '\n');
 	while (rec_next(rr, &r)) {
-		if (b->n == BATCH ||
-		    (b->n > 0 && r.keylen > b->kcap - b->koff[b->n]))
+		if (!kb_fits(b->kb, r.keylen))
 			flush(pool, b, o);
-		if (r.keylen > b->kcap - b->koff[b->n]) {
-			b->kcap = r.keylen;
-			b->keys = xreallocarray(b->keys, b->kcap, 1);
-		}
-		memcpy(b->keys + b->koff[b->n], r.key, r.keylen);
-		b->koff[b->n + 1] = b->koff[b->n] + r.keylen;
-		b->n++;
+		kb_add(b->kb, r.key, r.keylen);
 	}
-	if (b->n > 0)
+	if (b->kb->n > 0)
 		flush(pool, b, o);
 	output_commit(o);
 	rec_close(rr);
 	pool_free(pool);
 	sodium_free(sk);
-	free(b->keys);
+	kb_free(b->kb);
 	free(b);
 	return EXIT_OK;
 }

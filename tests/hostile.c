@@ -31,6 +31,8 @@
 #include <sodium.h>
 
 #include "channel.h"
+#include "digest.h"
+#include "engine-dh.h"
 #include "gcs.h"
 #include "noise.h"
 #include "oprf.h"
@@ -179,6 +181,7 @@ default_params(struct params *p, int role)
 	memset(p, 0, sizeof(*p));
 	p->version = PROTOCOL_VERSION;
 	p->role = (uint8_t)role;
+	p->engine = ENGINE_DH;
 	p->count_only = (uint8_t)count_only;
 }
 
@@ -603,7 +606,7 @@ holder(const char *s)
 		drain();
 	}
 	if (strcmp(s, "h-params-ctxlen") == 0) {
-		enc[13] = 200;			/* more context than sent */
+		enc[14] = 200;			/* more context than sent */
 		handshake_with(enc, plen);
 		drain();
 	}

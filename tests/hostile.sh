@@ -33,7 +33,7 @@ q-garbage-msg3 d A - message_3_does_not_decrypt
 q-close d A - closed_the_connection_before_the_handshake
 q-garbage-1m d A - (not_a_psi-stream_peer|bad_message_1)
 q-trickle d A - did_not_finish_the_handshake_within_2_seconds
-q-params-version d 5 6 speaks_protocol_version_2,_we_speak_version_1
+q-params-version d 5 6 speaks_protocol_version_3,_we_speak_version_2
 q-params-role d 5 6 both_sides_are_holders
 q-params-short d 5 6 malformed_session_parameters
 q-params-garbage d 5 6 (malformed|invalid)_session_parameters
@@ -65,7 +65,7 @@ q-rend-long d 5 6 REND_count
 q-honest d 0 - -
 h-garbage-msg2 d 4 - message_2_does_not_decrypt
 h-empty-msg d 5 - sent_an_empty_message
-h-params-version d 5 6 speaks_protocol_version_2,_we_speak_version_1
+h-params-version d 5 6 speaks_protocol_version_3,_we_speak_version_2
 h-params-ctxlen d 5 6 malformed_session_parameters
 h-no-hello d 5 6 expected_HELLO,_got_EVAL
 h-unknown-type d 5 6 unknown_frame_type_77
@@ -102,13 +102,13 @@ h-count-eval-more d 5 6 expected_at_most_3_more_evaluated_elements
 h-count-eval-invalid d 5 6 invalid_group_element
 h-count-wrong-after-count d 5 6 expected_DONE,_got_COUNT
 h-count-honest d 0 - -
-q-params-version s 5 6 speaks_protocol_version_2
+q-params-version s 5 6 speaks_protocol_version_3
 q-unknown-type s 5 6 unknown_frame_type_200
 q-query-invalid s 5 6 invalid_group_element
 q-qend-mismatch s 5 6 QEND_count_does_not_match
 q-reveal-too-many s 5 6 more_than_it_announced
 q-honest s 0 - -
-h-params-version s 5 6 speaks_protocol_version_2
+h-params-version s 5 6 speaks_protocol_version_3
 h-eval-invalid s 5 6 invalid_group_element
 h-digest-too-many s 5 6 more_than_it_announced
 h-digest-order s 5 6 not_in_increasing_order

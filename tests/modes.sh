@@ -4,8 +4,11 @@
 # computed by sort -u | comm), --count-only --reveal querier, roles swapped
 # with --role, on sets with duplicates, CRLF and empty lines; negative
 # twins: one side --count-only alone, or both sides the same role, exit 5.
+# --engine dh given on one side matches the default on the other; an
+# engine that is not built in is a usage error (exit 1) naming the ones
+# that are (the mismatch of two engines is tests/t_params.c).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 20
+plan 24
 
 awk 'BEGIN { for (i = 0; i < 3000; i++) {
 	printf "key-%05d%s\n", i % 2400, (i % 7 == 0 ? "\r" : "");
@@ -57,4 +60,11 @@ is "--reveal on one side only: both exit 5" "$C_RC $L_RC" "5 5"
 check "... naming both values" grep -q 'peer uses --reveal querier, we use --reveal both' "$T/rv.c.err"
 pair hh "--insecure -q $T/h" "--insecure -q --role holder $T/q"
 is "two holders: both exit 5" "$C_RC $L_RC" "5 5"
+
+pair en "--insecure -q --engine dh $T/h" "--insecure -q $T/q"
+is "--engine dh against the default: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "... querier output exact" "$T/en.c.out" "$T/q.want"
+"$PSI" --insecure -q --engine nope --listen 0 "$T/h" 2>"$T/en.err"
+is "--engine nope: exit 1" "$?" 1
+check "... naming the engines built in" grep -q "no engine 'nope' (built in: dh)" "$T/en.err"
 done_testing
