@@ -72,7 +72,7 @@ struct session {
 
 /* Long local work in the spills: keep the peer from timing out. */
 static void
-spill_heartbeat(void *ch)
+keepalive_beat(void *ch)
 {
 	ch_keepalive(ch);
 }
@@ -204,31 +204,11 @@ next_sorted(void *arg, u128 *v, uint64_t *idx)
 	return 1;
 }
 
-/* ---- sorted pairs kept for the reveal (24 bytes on the record spill) ---- */
-
-static void
-pair_put(struct recspill *keep, u128 v, uint64_t idx)
-{
-	uint8_t pair[24];
-
-	memcpy(pair, &v, 16);
-	memcpy(pair + 16, &idx, 8);
-	recspill_add(keep, pair, sizeof(pair));
-}
-
+/* The holder's sorted pairs, kept on a record spill for the reveal. */
 static int
-pair_next(void *arg, u128 *v, uint64_t *idx)
+pair_next(void *keep, u128 *v, uint64_t *idx)
 {
-	const uint8_t *p;
-	size_t len;
-
-	if (!recspill_next(arg, &p, &len))
-		return 0;
-	if (len != 24)
-		fatal(EXIT_IO, "internal: bad pair in temporary file");
-	memcpy(v, p, 16);
-	memcpy(idx, p + 16, 8);
-	return 1;
+	return recspill_next_pair(keep, v, idx);
 }
 
 /* ---- match --------------------------------------------------------------- */
@@ -279,8 +259,7 @@ merge_chunk(void *arg, const u128 *vals, size_t n)
 				sorter_add(sess->hits, m->idx, 0);
 			sess->matched++;
 			if (m->reveal && !(m->rhave && m->rlast == m->cur)) {
-				recspill_add(m->reveal, (const uint8_t *)&m->cur,
-				    sizeof(m->cur));
+				recspill_add_value(m->reveal, m->cur);
 				m->rhave = 1;
 				m->rlast = m->cur;
 			}
@@ -376,14 +355,10 @@ run_querier(struct session *sess)
 	phase("reveal", 0);
 	reveal = digest_writer_new(sess->ch, sess->frame, sess->t, FR_REVEAL);
 	if (m.reveal) {
-		const uint8_t *p;
-		size_t len;
 		u128 v;
 		recspill_rewind(m.reveal);
-		while (recspill_next(m.reveal, &p, &len)) {
-			memcpy(&v, p, 16);
+		while (recspill_next_value(m.reveal, &v))
 			digest_push(reveal, v);
-		}
 		recspill_free(m.reveal);
 	}
 	digest_writer_end(reveal, FR_REND, NULL);
@@ -412,7 +387,7 @@ run_holder(struct session *sess)
 		if ((done & 4095) == 0)
 			progress_set(done);
 		if (keep)
-			pair_put(keep, v, idx);
+			recspill_add_pair(keep, v, idx);
 	}
 	sent = digest_writer_end(dig, FR_DEND, &bytes);
 	run_stats.digest_bytes = bytes;
@@ -488,7 +463,7 @@ session_run(struct channel *ch, const struct session_opts *o)
 		sess.recs = recspill_new(o->tmpdir);
 		sess.hits = sorter_new(o->tmpdir, avail / 3);
 	}
-	spill_set_tick(spill_heartbeat, ch);
+	spill_set_heartbeat(keepalive_beat, ch);
 	sess.vals = sorter_new(o->tmpdir, avail / 3 * 2);
 	sess.rr = rec_open(&o->rec, o->files, o->nfiles);
 	rc = holder ? run_holder(&sess) : run_querier(&sess);
