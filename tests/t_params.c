@@ -36,6 +36,7 @@ check_in_child(const struct params *us, const uint8_t *b, size_t len,
 	int pfd[2], st;
 	pid_t pid;
 	ssize_t n;
+	size_t got;
 
 	if (pipe(pfd) < 0 || (pid = fork()) < 0)
 		return -1;
@@ -46,8 +47,11 @@ check_in_child(const struct params *us, const uint8_t *b, size_t len,
 		_exit(0);
 	}
 	close(pfd[1]);
-	n = read(pfd[0], err, errlen - 1);
-	err[n > 0 ? n : 0] = '\0';
+	got = 0;		/* to EOF: the line may come in several writes */
+	while (got < errlen - 1 &&
+	    (n = read(pfd[0], err + got, errlen - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
 	close(pfd[0]);
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
