@@ -101,7 +101,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gcs.h"		/* u128 */
+#include "bytes.h"	/* u128 */
 
 struct channel;
 struct params;

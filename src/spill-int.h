@@ -8,10 +8,11 @@
  * and a struct xsort_kind saying what differs: item size, zstd level,
  * the sizes of their reader and heap entry, and the steps that touch
  * items (sort the buffer, write it as a run, prime and sift a heap
- * entry, drain a merge into the writer).  runs.c holds the cold skeleton (plan, slow path of add,
- * finish, intermediate merges, free); each sorter keeps its hot loops
- * (add, the in-memory sort, coding a run, reader, heap, next) in its own
- * file, specialised for its items.
+ * entry, drain a merge into the writer).  runs.c holds the cold
+ * skeleton (plan, slow path of add, finish, opening merges, intermediate
+ * merges, free); each sorter keeps its hot loops (add, the in-memory
+ * sort, coding a run, reader, heap, next) in its own file, specialised
+ * for its items.
  *
  * THE PLAN
  *
