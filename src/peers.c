@@ -106,7 +106,7 @@ config_dir(void)
 	home = getenv("HOME");
 	if (home == NULL || home[0] != '/') {
 		if ((pw = getpwuid(getuid())) == NULL || pw->pw_dir == NULL)
-			fatal(EXIT_USAGE, "can't find the home directory: "
+			fatal(EXIT_USAGE, "cannot find the home directory: "
 			    "set HOME or XDG_CONFIG_HOME");
 		home = pw->pw_dir;
 	}
@@ -138,7 +138,7 @@ make_dirs(const char *dir)
 		c = *s;
 		*s = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			fatal_errno(EXIT_IO, "can't create directory %s", p);
+			fatal_errno(EXIT_IO, "cannot create directory %s", p);
 		if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
 			fatal(EXIT_IO, "%s is not a directory", p);
 		*s = c;
@@ -177,7 +177,7 @@ open_temp(const char *path, mode_t mode, char **tmp)
 		if (errno != EEXIST)
 			break;
 	}
-	fatal_errno(EXIT_IO, "can't create a temporary file for %s", path);
+	fatal_errno(EXIT_IO, "cannot create a temporary file for %s", path);
 }
 
 /*
@@ -195,13 +195,13 @@ create_new_file(const char *path, const void *data, size_t len, mode_t mode)
 		close(fd);
 		unlink(tmp);
 		errno = e;
-		fatal_errno(EXIT_IO, "can't write %s", tmp);
+		fatal_errno(EXIT_IO, "cannot write %s", tmp);
 	}
 	if (close(fd) != 0) {
 		e = errno;
 		unlink(tmp);
 		errno = e;
-		fatal_errno(EXIT_IO, "can't write %s", tmp);
+		fatal_errno(EXIT_IO, "cannot write %s", tmp);
 	}
 	if (link(tmp, path) != 0) {
 		e = errno;
@@ -210,7 +210,7 @@ create_new_file(const char *path, const void *data, size_t len, mode_t mode)
 		if (e == EEXIST)
 			return 1;
 		errno = e;
-		fatal_errno(EXIT_IO, "can't create %s", path);
+		fatal_errno(EXIT_IO, "cannot create %s", path);
 	}
 	unlink(tmp);
 	free(tmp);
@@ -243,7 +243,7 @@ next_line(struct lines *l)
 		l->buf[n++] = (char)c;
 	}
 	if (ferror(l->f))
-		fatal_errno(EXIT_IO, "can't read %s", l->path);
+		fatal_errno(EXIT_IO, "cannot read %s", l->path);
 	if (c == EOF && n == 0)
 		return 0;
 	l->lineno++;
@@ -313,7 +313,7 @@ open_list(const char *path, int missing_ok)
 	FILE *f = fopen(path, "re");
 
 	if (f == NULL && !(missing_ok && errno == ENOENT))
-		fatal_errno(EXIT_IO, "can't open %s", path);
+		fatal_errno(EXIT_IO, "cannot open %s", path);
 	return f;
 }
 
@@ -326,7 +326,7 @@ check_private_mode(int fd, const char *path, const char *what)
 	struct stat st;
 
 	if (fstat(fd, &st) != 0)
-		fatal_errno(EXIT_IO, "can't stat %s", path);
+		fatal_errno(EXIT_IO, "cannot stat %s", path);
 	if (!S_ISREG(st.st_mode))
 		fatal(EXIT_USAGE, "%s: %s is not a regular file", path, what);
 	if (st.st_mode & (S_IRGRP | S_IROTH))
@@ -350,7 +350,7 @@ read_secret_file(const char *path, const char *what, char *buf, size_t cap)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		fatal_errno(EXIT_IO, "can't open %s", path);
+		fatal_errno(EXIT_IO, "cannot open %s", path);
 	check_private_mode(fd, path, what);
 	while (len < cap) {
 		n = read(fd, buf + len, cap - len);
@@ -358,7 +358,7 @@ read_secret_file(const char *path, const char *what, char *buf, size_t cap)
 			continue;
 		if (n < 0) {
 			sodium_memzero(buf, cap);
-			fatal_errno(EXIT_IO, "can't read %s", path);
+			fatal_errno(EXIT_IO, "cannot read %s", path);
 		}
 		if (n == 0)
 			break;
@@ -733,9 +733,9 @@ copy_fd(int in, int out, const char *from, const char *to)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			fatal_errno(EXIT_IO, "can't read %s", from);
+			fatal_errno(EXIT_IO, "cannot read %s", from);
 		if (write_all(out, buf, (size_t)n) != 0)
-			fatal_errno(EXIT_IO, "can't write %s", to);
+			fatal_errno(EXIT_IO, "cannot write %s", to);
 	}
 }
 
@@ -758,19 +758,19 @@ append_known(const char *path, const char *hostport,
 	FILE *f;
 
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		fatal_errno(EXIT_IO, "can't open directory %s", dir);
+		fatal_errno(EXIT_IO, "cannot open directory %s", dir);
 	if (flock(dfd, LOCK_EX) != 0)
-		fatal_errno(EXIT_IO, "can't lock directory %s", dir);
+		fatal_errno(EXIT_IO, "cannot lock directory %s", dir);
 
 	old = open(path, O_RDONLY | O_CLOEXEC);
 	if (old < 0 && errno != ENOENT)
-		fatal_errno(EXIT_IO, "can't open %s", path);
+		fatal_errno(EXIT_IO, "cannot open %s", path);
 	if (old >= 0) {
 		if (fstat(old, &st) != 0)
-			fatal_errno(EXIT_IO, "can't stat %s", path);
+			fatal_errno(EXIT_IO, "cannot stat %s", path);
 		mode = st.st_mode & 07777;
 		if ((f = fdopen(dup(old), "r")) == NULL)
-			fatal_errno(EXIT_IO, "can't read %s", path);
+			fatal_errno(EXIT_IO, "cannot read %s", path);
 		res = scan_known(f, path, hostport, pub, line, recorded);
 		fclose(f);
 	}
@@ -780,12 +780,12 @@ append_known(const char *path, const char *hostport,
 	fd = open_temp(path, 0600, &tmp);
 	if (old >= 0) {
 		if (lseek(old, 0, SEEK_SET) != 0)
-			fatal_errno(EXIT_IO, "can't read %s", path);
+			fatal_errno(EXIT_IO, "cannot read %s", path);
 		copy_fd(old, fd, path, tmp);
 		if (st.st_size > 0 && (pread(old, &last, 1, st.st_size - 1) != 1))
-			fatal_errno(EXIT_IO, "can't read %s", path);
+			fatal_errno(EXIT_IO, "cannot read %s", path);
 		if (last != '\n' && write_all(fd, "\n", 1) != 0)
-			fatal_errno(EXIT_IO, "can't write %s", tmp);
+			fatal_errno(EXIT_IO, "cannot write %s", tmp);
 	}
 	sodium_bin2base64(b64, sizeof(b64), pub, PEERS_KEY_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -794,13 +794,13 @@ append_known(const char *path, const char *hostport,
 	    write_all(fd, b64, B64_LEN) != 0 || write_all(fd, "\n", 1) != 0 ||
 	    fchmod(fd, mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
 		unlink(tmp);
-		fatal_errno(EXIT_IO, "can't write %s", tmp);
+		fatal_errno(EXIT_IO, "cannot write %s", tmp);
 	}
 	if (rename(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);
 		errno = e;
-		fatal_errno(EXIT_IO, "can't update %s", path);
+		fatal_errno(EXIT_IO, "cannot update %s", path);
 	}
 	(void)fsync(dfd);
 	free(tmp);

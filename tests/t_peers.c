@@ -60,7 +60,7 @@ write_file(const char *path, const char *text, mode_t mode)
 	unlink(path);
 	f = fopen(path, "w");
 	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		printf("Bail out! can't write %s\n", path);
+		printf("Bail out! cannot write %s\n", path);
 		exit(1);
 	}
 	chmod(path, mode);
@@ -279,7 +279,7 @@ test_load(void)
 	write_file(tpath("badpriv"), read_file(tpath("id.pub")), 0600);
 	refused(do_load, tpath("badpriv"), EXIT_USAGE, "not a psi-stream "
 	    "private key", "a public key file given as private key");
-	refused(do_load, tpath("nonesuch"), EXIT_IO, "can't open",
+	refused(do_load, tpath("nonesuch"), EXIT_IO, "cannot open",
 	    "missing private key file");
 }
 
@@ -412,7 +412,7 @@ test_authorized(void)
 	    "a NUL byte is refused");
 	ok(in_child(do_authorized, NULL) == 11,
 	    "no default authorized_peers: nobody is listed");
-	refused(do_authorized, tpath("nonesuch"), EXIT_IO, "can't open",
+	refused(do_authorized, tpath("nonesuch"), EXIT_IO, "cannot open",
 	    "an explicit authorized_peers that is missing");
 }
 
@@ -526,7 +526,7 @@ test_psk(void)
 	write_file(f, text, 0644);
 	refused(do_psk, f, EXIT_USAGE, "PSK file is readable by others; "
 	    "chmod 600", "a world-readable PSK file");
-	refused(do_psk, tpath("nonesuch"), EXIT_IO, "can't open",
+	refused(do_psk, tpath("nonesuch"), EXIT_IO, "cannot open",
 	    "a missing PSK file");
 	sodium_free(psk);
 }
