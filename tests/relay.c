@@ -57,6 +57,26 @@ xconnect(int port)
 	exit(1);
 }
 
+/*
+ * Write the port to portfile under a temporary name, then rename it into
+ * place: a test that sees the file sees the whole number (an empty file
+ * once made a connector dial "127.0.0.1:" and left the relay waiting).
+ */
+static int
+write_port(const char *portfile, int port)
+{
+	char tmp[4096];
+	FILE *pf;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
+	if ((pf = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(pf, "%d\n", port);
+	if (fclose(pf) != 0 || rename(tmp, portfile) != 0)
+		return -1;
+	return 0;
+}
+
 /* Listen on 127.0.0.1, port 0; write the port to portfile. */
 static int
 listen_ephemeral(const char *portfile)
@@ -64,7 +84,6 @@ listen_ephemeral(const char *portfile)
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
 	int lfd, one = 1;
-	FILE *pf;
 
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -76,12 +95,10 @@ listen_ephemeral(const char *portfile)
 		perror("relay: listen");
 		exit(1);
 	}
-	if ((pf = fopen(portfile, "w")) == NULL) {
-		perror("relay: fopen");
+	if (write_port(portfile, ntohs(sa.sin_port)) != 0) {
+		perror("relay: portfile");
 		exit(1);
 	}
-	fprintf(pf, "%d\n", ntohs(sa.sin_port));
-	fclose(pf);
 	return lfd;
 }
 
@@ -140,7 +157,7 @@ main(int argc, char **argv)
 	long cut = argc > 4 ? atol(argv[4]) : -1, passed = 0;
 	long hold = -1, moved[2] = { 0, 0 };	/* [0] up, [1] down */
 	int lfd, a, b, one = 1, hold_dir = -1, held = 0;
-	FILE *rec, *pf;
+	FILE *rec;
 	char buf[65536], heldpath[4096];
 
 	if (argc > 1 && (strcmp(argv[1], "--silent") == 0 ||
@@ -174,13 +191,15 @@ main(int argc, char **argv)
 		perror("relay: listen");
 		return 1;
 	}
-	if ((pf = fopen(argv[1], "w")) == NULL || (rec = fopen(argv[3], "w")) == NULL) {
+	if ((rec = fopen(argv[3], "w")) == NULL ||
+	    write_port(argv[1], ntohs(sa.sin_port)) != 0) {
 		perror("relay: fopen");
 		return 1;
 	}
 	setvbuf(rec, NULL, _IONBF, 0);	/* its size says how far we are */
-	fprintf(pf, "%d\n", ntohs(sa.sin_port));
-	fclose(pf);
+	/* A test that goes wrong must not hang make check: give up after
+	 * 5 minutes (SIGALRM's default action ends the process). */
+	alarm(300);
 	if ((a = accept(lfd, NULL, NULL)) < 0) {
 		perror("relay: accept");
 		return 1;
