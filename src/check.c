@@ -49,6 +49,9 @@
 #include "bytes.h"
 #include "check.h"
 #include "records.h"
+#include "session.h"
+#include "source.h"
+#include "stats.h"
 #include "util.h"
 
 #define HLL_P		16
@@ -60,6 +63,10 @@
 #define MAX_RANGES	(MAX_THREADS * RANGES_PER_THREAD)
 #define MIN_RANGE	(1u << 20)	/* by default, bytes per range at least */
 #define SCAN_BLOCK	(64u * 1024)	/* pread size when looking for a cut */
+
+/* Set once by cmd_check() before any thread starts; read-only after. */
+static uint32_t shard_i, shard_n;	/* --shard, 0/0 if not */
+static int threads;			/* -j, 0 = online CPUs */
 
 struct distinct {
 	uint8_t		*reg;		/* HLL registers */
@@ -307,6 +314,7 @@ struct ranges {
 struct part {
 	struct ranges	*rs;
 	struct distinct	 d;
+	uint64_t	 other;		/* keys in other shards */
 	pthread_t	 tid;
 	int		 started;	/* tid is a running thread */
 };
@@ -319,7 +327,7 @@ struct part {
 #define BATCH	16
 
 static void
-count_keys(struct rec_reader *rr, struct distinct *d)
+count_keys(struct rec_reader *rr, struct distinct *d, uint64_t *other)
 {
 	struct record rec;
 	uint64_t h[BATCH];
@@ -327,6 +335,12 @@ count_keys(struct rec_reader *rr, struct distinct *d)
 
 	do {
 		for (n = 0; n < BATCH && rec_next(rr, &rec); n++) {
+			if (shard_n > 0 && shard_of(rec.key, rec.keylen,
+			    shard_n) != shard_i) {
+				(*other)++;
+				n--;
+				continue;
+			}
 			h[n] = key_hash(rec.key, rec.keylen);
 			__builtin_prefetch(&d->reg[h[n] >> HLL_Q]);
 			if (!d->overflow)
@@ -359,18 +373,18 @@ part_main(void *arg)
 		rr = rec_open_range(&ro, rs->path, rs->cut[k],
 		    rs->cut[k + 1] - rs->cut[k]);
 		pthread_mutex_unlock(&rs->lock);
-		count_keys(rr, &p->d);
+		count_keys(rr, &p->d, &p->other);
 		rec_get_stats(rr, &rs->st[k]);
 		rec_close(rr);
 	}
 	return NULL;
 }
 
-/* Online CPUs, 1..MAX_THREADS. */
+/* -j if given, else the online CPUs; 1..MAX_THREADS. */
 static unsigned
 check_cpus(void)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
 
 	return ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
 }
@@ -426,26 +440,20 @@ find_byte(int fd, const char *path, uint64_t off, uint64_t size, uint8_t c)
 	return size;
 }
 
-/* 1 if the file starts with the zstd or gzip magic (source.c's tests). */
-static int
-compressed(const uint8_t *m, ssize_t n)
-{
-	return (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
-	    m[3] == 0xfd) || (n >= 2 && m[0] == 0x1f && m[1] == 0x8b);
-}
-
 /*
  * Cuts path into ranges: cut[0] = 0 < cut[1] <= ... <= cut[n] = size, each
  * cut right after a terminator.  Returns n, or 0 if the file is not to be
- * split (not a plain regular file, too small, compressed): the single-
- * threaded reader then deals with it, errors included.
+ * split (not a plain regular file, too small, compressed or binary, as
+ * source_format() tells): the single-threaded reader then deals with it,
+ * errors included.
  */
 static unsigned
 split_file(const char *path, uint8_t term, uint64_t *cut)
 {
 	struct stat st;
-	uint8_t magic[4];
+	uint8_t head[SOURCE_SNIFF];
 	uint64_t size, nominal, t;
+	ssize_t got;
 	unsigned n, k;
 	int fd;
 
@@ -455,7 +463,8 @@ split_file(const char *path, uint8_t term, uint64_t *cut)
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
-	    compressed(magic, pread(fd, magic, sizeof(magic), 0))) {
+	    (got = pread(fd, head, sizeof(head), 0)) < 0 ||
+	    source_format(head, (size_t)got, term == '\n') != SRC_PLAIN) {
 		close(fd);
 		return 0;
 	}
@@ -506,7 +515,7 @@ add_stats(struct rec_stats *tot, const struct rec_stats *st, uint64_t recbase,
  * included), then adds up their counts in file order. */
 static void
 check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
-    unsigned n, struct distinct *d, struct rec_stats *tot)
+    unsigned n, struct distinct *d, struct rec_stats *tot, uint64_t *other)
 {
 	struct ranges rs = { .o = o, .path = path, .cut = cut, .n = n };
 	unsigned k, nt = check_cpus();
@@ -533,6 +542,7 @@ check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
 			pthread_join(parts[k].tid, NULL);
 		distinct_merge(d, &parts[k].d);
 		distinct_free(&parts[k].d);
+		*other += parts[k].other;
 	}
 	for (k = 0; k < n; k++) {
 		add_stats(tot, &rs.st[k], recbase, path);
@@ -547,12 +557,12 @@ check_split(const struct rec_opts *o, const char *path, const uint64_t *cut,
 /* Parses one file on this thread. */
 static void
 check_whole(const struct rec_opts *o, char *path, struct distinct *d,
-    struct rec_stats *tot)
+    struct rec_stats *tot, uint64_t *other)
 {
 	struct rec_reader *rr = rec_open(o, &path, 1);
 	struct rec_stats st;
 
-	count_keys(rr, d);
+	count_keys(rr, d, other);
 	rec_get_stats(rr, &st);
 	add_stats(tot, &st, 0, strcmp(path, "-") == 0 ? "stdin" : path);
 	rec_close(rr);
@@ -582,25 +592,48 @@ print_invalid(const struct rec_stats *st, int several)
 	putchar('\n');
 }
 
-int
-cmd_check(const struct rec_opts *opts, char **files, int nfiles)
+static const char *stats_path;
+
+/* A fatal error: --stats still says how check ended. */
+static void
+check_on_fatal(int status, const char *msg)
 {
-	struct rec_opts o = *opts;
+	stats_abort();
+	stats_set_error(msg);
+	stats_write(stats_path, status);
+}
+
+int
+cmd_check(const struct session_opts *so)
+{
+	struct rec_opts o = so->rec;
+	char **files = so->files;
+	int nfiles = so->nfiles;
 	struct rec_reader *rr = NULL;
 	struct rec_stats st = { 0 };
 	struct distinct dd = { 0 }, *d = &dd;
-	uint64_t distinct, dups, cut[MAX_RANGES + 1];
+	uint64_t distinct, dups, other = 0, cut[MAX_RANGES + 1];
 	double est;
 	unsigned n;
-	int i;
+	int i, rc;
 	char dash[] = "-";
 
+	shard_i = so->p.shard_i;
+	shard_n = so->p.shard_n;
+	threads = so->threads;
+	if (so->stats != NULL) {
+		stats_path = so->stats;
+		stats_start();
+		run_stats.shard_i = shard_i;
+		run_stats.shard_n = shard_n;
+		set_fatal_hook(check_on_fatal);
+	}
 	o.count_invalid = 1;
 	o.skip_invalid = 0;
 	distinct_init(d, 0);
 	if (o.csv || check_ranges(UINT64_MAX) < 2) {
 		rr = rec_open(&o, files, nfiles);
-		count_keys(rr, d);
+		count_keys(rr, d, &other);
 		rec_get_stats(rr, &st);
 	} else {
 		/* File by file, each cut into ranges if it can be. */
@@ -610,11 +643,12 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 			n = split_file(path, o.zero_term ? '\0' : '\n', cut);
 			if (n >= 2) {
 				vlog(2, "%s: parsing in %u byte ranges", path, n);
-				check_split(&o, path, cut, n, d, &st);
+				check_split(&o, path, cut, n, d, &st, &other);
 			} else
-				check_whole(&o, path, d, &st);
+				check_whole(&o, path, d, &st, &other);
 		}
 	}
+	st.keys -= other;	/* keys of our shard */
 
 	if (d->overflow) {
 		est = hll_estimate(d);
@@ -626,6 +660,9 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 
 	printf("records  %llu\n", (unsigned long long)st.records);
 	printf("keys     %llu\n", (unsigned long long)st.keys);
+	if (shard_n > 0)
+		printf("shard    %u/%u (%llu keys in other shards)\n", shard_i,
+		    shard_n, (unsigned long long)other);
 	printf("empty    %llu\n", (unsigned long long)st.empty);
 	print_invalid(&st, nfiles > 1);
 	if (d->overflow)
@@ -639,5 +676,17 @@ cmd_check(const struct rec_opts *opts, char **files, int nfiles)
 
 	rec_close(rr);
 	distinct_free(d);
-	return st.invalid > 0 ? 1 : 0;
+	rc = st.invalid > 0 ? 1 : 0;
+	if (stats_path != NULL) {
+		run_stats.records = st.records;
+		run_stats.keys = st.keys;
+		run_stats.empty_skipped = st.empty;
+		run_stats.invalid_skipped = st.invalid;
+		run_stats.shard_skipped = other;
+		if (rc != 0)
+			stats_set_error("invalid records");
+		if (stats_write(stats_path, rc) < 0 && rc == 0)
+			rc = EXIT_IO;
+	}
+	return rc;
 }

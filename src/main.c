@@ -95,7 +95,7 @@ static const struct command commands[] = {
 	    "Private set intersection with a peer: each side learns which of its own\n"
 	    "records the other side also has, and the size of the other side's input.",
 	    NULL, -1, run_main },
-	{ "check", C_CHECK, "check [record options] [FILE...]",
+	{ "check", C_CHECK, "check [record options] [--shard I/N] [--stats FILE] [FILE...]",
 	    "Read FILEs as a run would and report records, keys, empty and invalid\n"
 	    "records and an estimate of duplicate keys; nothing is sent anywhere.",
 	    "check only reads local files", -1, check_main },
@@ -175,7 +175,7 @@ static const struct option_def options[] = {
 	    "the PSI engine, the same on both sides (default dh)" },
 	{ "context", OPT_CONTEXT, C_RUN, "STRING",
 	    "a label both sides must give identically" },
-	{ "shard", OPT_SHARD, C_RUN, "I/N",
+	{ "shard", OPT_SHARD, C_RUN | C_CHECK, "I/N",
 	    "only keys in shard I of N (both sides alike)" },
 	{ "connect-timeout", OPT_CONNECT_TIMEOUT, C_RUN, "SECS",
 	    "keep trying to reach the peer, name lookup included,\n"
@@ -220,13 +220,13 @@ static const struct option_def options[] = {
 	    "(prf) the OPRF key, 64 hex digits" },
 
 	HEADING("Resources:"),
-	{ "memory", OPT_MEMORY, C_RUN, "SIZE",
+	{ "memory", OPT_MEMORY, C_RUN | C_CHECK, "SIZE",
 	    "memory budget, K/M/G suffixes (default 256M)" },
 	{ "tmpdir", OPT_TMPDIR, C_RUN, "DIR",
 	    "temporary files (default $TMPDIR, else /tmp)" },
-	{ "threads", 'j', C_RUN | C_PRF, "N",
+	{ "threads", 'j', C_RUN | C_CHECK | C_PRF, "N",
 	    "threads for the curve work (default: all CPUs)" },
-	{ "stats", OPT_STATS, C_RUN, "FILE",
+	{ "stats", OPT_STATS, C_RUN | C_CHECK, "FILE",
 	    "write a JSON summary to FILE at the end, even on failure" },
 	{ "progress", OPT_PROGRESS, C_RUN, NULL,
 	    "show a progress line on stderr (default if a terminal)" },
@@ -695,6 +695,7 @@ finish(struct cli *c)
 		rec->delim = ',';
 	if (rec->csv && rec->key_field == 0)
 		rec->key_field = 1;
+	rec_set_memory(rec, ro->s.memory);
 	ro->s.p.trim = (uint8_t)rec->trim;
 	ro->s.p.ignore_case = (uint8_t)rec->ignore_case;
 	if (c->cmd->bit != C_RUN)
@@ -732,7 +733,7 @@ run_main(struct cli *c)
 static int
 check_main(struct cli *c)
 {
-	return cmd_check(&c->ro.s.rec, c->ro.s.files, c->ro.s.nfiles);
+	return cmd_check(&c->ro.s);
 }
 
 static int
@@ -740,6 +741,7 @@ prf_main(struct cli *c)
 {
 	if (c->oprf_key == NULL)
 		usage_error(c->cmd, "prf needs --oprf-key FILE");
+	c->ro.s.rec.binary_ok = 1;	/* test vectors: any byte in a key */
 	return cmd_prf(c->oprf_key, &c->ro.s.rec, c->ro.s.files,
 	    c->ro.s.nfiles, c->ro.s.threads);
 }

@@ -19,7 +19,9 @@
  * 32 bits: sources hand out chunks of at most a few MiB).  A record lying
  * wholly inside a chunk is returned as a pointer into the chunk; only a
  * record that spans chunks is copied, into the carry buffer, which grows
- * up to REC_MAX_RECORD.  A longer record is invalid: with skip_invalid or
+ * up to the longest record accepted (max_record: a quarter of --memory,
+ * at most REC_MAX_RECORD), so a long record cannot take more memory than
+ * the budget gives it.  A longer record is invalid: with skip_invalid or
  * count_invalid its bytes are discarded (still tracking CSV quotes) until
  * its end.  The common plain case (whole record = key) has a fast path at
  * the top of rec_next(); records and keys are derived when stats are
@@ -52,7 +54,6 @@
 #include "util.h"
 
 #define SECTION		(16u * 1024)	/* bytes scanned per batch; multiple of 64 */
-#define TOO_LONG	"longer than 64 MiB"	/* REC_MAX_RECORD */
 
 /* CSV scanner states. */
 enum { CS_FSTART, CS_UNQ, CS_INQ, CS_QQ };
@@ -85,6 +86,8 @@ struct rec_reader {
 	uint8_t		*keybuf;	/* unescaped or case-folded keys */
 	size_t		 keycap;
 	int		 warned;
+	size_t		 max_record;	/* longest record accepted */
+	char		 too_long[64];	/* the message for a longer one */
 	int		 plain;		/* whole record is the key, as is */
 	uint64_t	 first;		/* 1 if the header is to be skipped */
 	uint64_t	 records_done;	/* records in the files before this one */
@@ -455,11 +458,11 @@ carry_append(struct rec_reader *r, const uint8_t *p, size_t n)
 	r->in_record = 1;
 	if (r->discard)
 		return;
-	if (n > REC_MAX_RECORD - r->carrylen) {
+	if (n > r->max_record - r->carrylen) {
 		if (!r->o.count_invalid && !r->o.skip_invalid)
 			fatal(EXIT_IO, "%s: record %llu: %s",
 			    r->names[r->fileno],
-			    (unsigned long long)r->recno + 1, TOO_LONG);
+			    (unsigned long long)r->recno + 1, r->too_long);
 		r->discard = 1;
 		r->carrylen = 0;
 		return;
@@ -468,8 +471,8 @@ carry_append(struct rec_reader *r, const uint8_t *p, size_t n)
 		cap = r->carrycap ? r->carrycap : 64 * 1024;
 		while (cap < r->carrylen + n)
 			cap *= 2;
-		if (cap > REC_MAX_RECORD)
-			cap = REC_MAX_RECORD;
+		if (cap > r->max_record)
+			cap = r->max_record;
 		r->carry = xreallocarray(r->carry, 1, cap);
 		r->carrycap = cap;
 	}
@@ -492,7 +495,8 @@ next_file(struct rec_reader *r)
 		return 0;
 	r->src = r->ranged ?
 	    source_open_range(r->paths[r->fileno], r->range_off, r->range_len) :
-	    source_open(r->paths[r->fileno]);
+	    r->o.zero_term || r->o.binary_ok ? source_open(r->paths[r->fileno]) :
+	    source_open_text(r->paths[r->fileno]);
 	r->recno = 0;
 	r->csv_state = CS_FSTART;
 	return 1;
@@ -511,7 +515,7 @@ finish_last(struct rec_reader *r, struct record *out)
 	if (discarded || unterminated) {
 		if (++r->recno == 1 && r->o.header)
 			return 0;
-		invalid(r, discarded ? TOO_LONG : "unterminated quote");
+		invalid(r, discarded ? r->too_long : "unterminated quote");
 		return 0;
 	}
 	return make_record(r, r->carry, r->carrylen, out);
@@ -533,7 +537,7 @@ finish_record(struct rec_reader *r, size_t t, struct record *out)
 			r->discard = 0;
 			if (++r->recno == 1 && r->o.header)
 				return 0;
-			invalid(r, TOO_LONG);
+			invalid(r, r->too_long);
 			return 0;
 		}
 		d = r->carry;
@@ -542,6 +546,12 @@ finish_record(struct rec_reader *r, size_t t, struct record *out)
 		d = r->chunk + r->pos;
 		len = t - r->pos;
 		r->pos = t + 1;
+		if (len > r->max_record) {	/* only a small max_record */
+			if (++r->recno == 1 && r->o.header)
+				return 0;
+			invalid(r, r->too_long);
+			return 0;
+		}
 	}
 	if (r->term == '\n' && len > 0 && d[len - 1] == '\r')
 		len--;
@@ -644,6 +654,19 @@ rec_open(const struct rec_opts *o, char **files, int nfiles)
 
 	r->o = *o;
 	r->term = o->zero_term ? '\0' : '\n';
+	/* The fast path returns records of up to REC_MAX_KEY bytes unchecked:
+	 * every limit is above that. */
+	r->max_record = o->max_record == 0 || o->max_record > REC_MAX_RECORD ?
+	    REC_MAX_RECORD : o->max_record < REC_MAX_KEY + 1 ? REC_MAX_KEY + 1 :
+	    o->max_record;
+	if (r->max_record == REC_MAX_RECORD)
+		snprintf(r->too_long, sizeof(r->too_long), "longer than 64 MiB");
+	else if (r->max_record % (1u << 20) == 0)
+		snprintf(r->too_long, sizeof(r->too_long), "longer than %zu MiB, "
+		    "a quarter of --memory", r->max_record >> 20);
+	else
+		snprintf(r->too_long, sizeof(r->too_long), "longer than %zu "
+		    "bytes, a quarter of --memory", r->max_record);
 	r->plain = !o->csv && o->key_field == 0 && !o->trim && !o->ignore_case;
 	r->first = o->header ? 1 : 0;
 	if (r->o.delim == '\0')
@@ -673,6 +696,14 @@ rec_open_range(const struct rec_opts *o, const char *path, uint64_t off,
 	r->range_len = len;
 	next_file(r);
 	return r;
+}
+
+void
+rec_set_memory(struct rec_opts *o, uint64_t memory)
+{
+	o->max_record = memory / 4 < REC_MAX_RECORD ? (size_t)(memory / 4) :
+	    REC_MAX_RECORD;
+	source_set_memory(memory);
 }
 
 void

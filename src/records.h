@@ -32,6 +32,10 @@ struct rec_opts {
 	int		skip_invalid;	/* --skip-invalid */
 	int		count_invalid;	/* `check`: count invalid records quietly,
 					   never fatal, never warn */
+	int		binary_ok;	/* `prf`: no binary-data check (keys may
+					   hold NUL bytes without -z) */
+	size_t		max_record;	/* longest record; 0 = REC_MAX_RECORD
+					   (rec_set_memory() sets it) */
 };
 
 struct record {
@@ -69,6 +73,11 @@ struct rec_reader *rec_open_range(const struct rec_opts *, const char *path,
 int	rec_next(struct rec_reader *, struct record *r);
 void	rec_get_stats(const struct rec_reader *, struct rec_stats *);
 void	rec_close(struct rec_reader *);
+
+/* Derives the limits from the memory budget (--memory): the longest
+ * record accepted is a quarter of it (at most REC_MAX_RECORD), and so is
+ * the zstd window (source_set_memory()). */
+void	rec_set_memory(struct rec_opts *, uint64_t memory);
 
 /* Normalisation as a stand-alone step (used for keys and for tests). */
 size_t	rec_normalize(const struct rec_opts *, uint8_t *key, size_t len);

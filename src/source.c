@@ -19,11 +19,14 @@
  *       PSI_STREAM_IO=read.
  *     Every buffer handed out stays untouched until the next call: it is
  *     resubmitted only then.
- *  2. pull() serves the bytes peeked at open (to recognise the format)
- *     before continuing with raw_next().
+ *  2. pull() serves the bytes peeked at open (the first chunk, or at
+ *     least PEEK_MAX bytes of a pipe: source_format() recognises the
+ *     format from them) before continuing with raw_next().
  *  3. source_next() passes them through, or through a ZSTD_DCtx whose
- *     window is capped at 2^ZSTD_WINDOWLOG_CAP so a hostile frame header
- *     cannot make us allocate more.
+ *     window is capped from the memory budget (source_set_memory(): a
+ *     quarter of it; 2^ZSTD_WINDOWLOG_CAP by default) so a frame header
+ *     cannot make us allocate more; the first frame's header is checked
+ *     at open, so an oversized window is refused before any reading.
  *
  * source_open_range() reads only the bytes [off, off + len) of a regular
  * file, with no format detection: `check` uses it to parse one file in
@@ -39,13 +42,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <liburing.h>
+#define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_getFrameHeader() */
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "source.h"
 #include "util.h"
@@ -62,6 +68,9 @@
 #define RING_DEPTH	8
 #define ZOUTSZ		(512u * 1024)
 #define ZSTD_WINDOWLOG_CAP 27		/* 128 MiB, zstd's own default limit */
+#define WINDOWLOG_LO	10		/* ZSTD_WINDOWLOG_MIN */
+#define WINDOWLOG_HI	31		/* ZSTD_WINDOWLOG_MAX_64 */
+#define PEEK_MAX	10		/* bytes needed to tell the formats apart */
 
 enum { B_IDLE, B_INFLIGHT, B_DONE };
 
@@ -97,7 +106,7 @@ struct source {
 	uint8_t		*rdbuf;
 
 	/* bytes peeked at open, served before raw_next() */
-	uint8_t		 peek[4];
+	uint8_t		 peek[PEEK_MAX];
 	size_t		 peeklen;
 	const uint8_t	*rest;
 	size_t		 restlen;
@@ -108,8 +117,12 @@ struct source {
 	uint8_t		*zout;
 	size_t		 zret;		/* last ZSTD_decompressStream() hint */
 	int		 zfull;		/* last call filled zout: more may be buffered */
+	int		 text;		/* zstd: the first decompressed chunk is
+					   still to be checked for a NUL */
 };
 
+static unsigned window_log = ZSTD_WINDOWLOG_CAP;	/* source_set_memory() */
+static uint64_t window_budget;	/* its --memory, 0 if never set */
 static int probe_state = -1;	/* -1 not probed, 0 no io_uring, 1 io_uring */
 static int last_uring;
 static int said_forced;
@@ -471,7 +484,8 @@ pull(struct source *s, const uint8_t **out, size_t *len)
 	return more;
 }
 
-/* Reads up to 4 bytes ahead; leaves them to be served by pull(). */
+/* Reads up to PEEK_MAX bytes ahead (the whole first chunk if it is
+ * longer); leaves them to be served by pull(). */
 static void
 peek_start(struct source *s, const uint8_t **start, size_t *n)
 {
@@ -489,7 +503,7 @@ peek_start(struct source *s, const uint8_t **start, size_t *n)
 		*n = len;
 		return;
 	}
-	/* A pipe gave fewer than 4 bytes: gather them in s->peek. */
+	/* A pipe gave fewer than PEEK_MAX bytes: gather them in s->peek. */
 	memcpy(s->peek, b, len);
 	s->peeklen = len;
 	while (s->peeklen < sizeof(s->peek) && raw_next(s, &b, &len)) {
@@ -507,16 +521,80 @@ peek_start(struct source *s, const uint8_t **start, size_t *n)
 	*n = s->peeklen;
 }
 
-static void
-zstd_start(struct source *s)
+void
+source_set_memory(uint64_t memory)
 {
+	unsigned l = WINDOWLOG_LO;
+
+	if (memory == 0) {
+		window_log = ZSTD_WINDOWLOG_CAP;
+		window_budget = 0;
+		return;
+	}
+	while (l < WINDOWLOG_HI && ((uint64_t)1 << (l + 1)) <= memory / 4)
+		l++;
+	window_log = l;
+	window_budget = memory;
+}
+
+/* "512M": a size as --memory takes it. */
+static void
+fmt_memory(char *buf, size_t len, uint64_t v)
+{
+	if (v % (1u << 30) == 0)
+		snprintf(buf, len, "%lluG", (unsigned long long)(v >> 30));
+	else if (v % (1u << 20) == 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
+	else if (v % 1024 == 0)
+		snprintf(buf, len, "%lluK", (unsigned long long)(v >> 10));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* Exits 2: a frame wants a window of `window` bytes (0: unknown, more
+ * than the cap), more than the budget lets the decoder have. */
+static void
+window_refused(const struct source *s, uint64_t window)
+{
+	char need[32], have[32], cap[32], size[48];
+	unsigned l = window_log + 1;
+
+	while (l < 62 && ((uint64_t)1 << l) < window)
+		l++;
+	fmt_memory(cap, sizeof(cap), (uint64_t)1 << window_log);
+	fmt_memory(need, sizeof(need), (uint64_t)4 << l);
+	if (window > 0)
+		snprintf(size, sizeof(size), "a %.1f MiB window",
+		    (double)window / (1 << 20));
+	else
+		snprintf(size, sizeof(size), "a window over %s", cap);
+	if (window_budget == 0)
+		fatal(EXIT_IO, "%s: zstd frame needs %s, over the %s limit",
+		    s->name, size, cap);
+	fmt_memory(have, sizeof(have), window_budget);
+	fatal(EXIT_IO, "%s: zstd frame needs %s, too much memory for --memory "
+	    "%s (a %s window at most); --memory %s would read it", s->name,
+	    size, have, cap, need);
+}
+
+/* Sets up decompression; start[0..n) is the beginning of the stream,
+ * whose first frame header is checked against the window cap here, so
+ * that the error comes at open. */
+static void
+zstd_start(struct source *s, const uint8_t *start, size_t n)
+{
+	ZSTD_frameHeader zfh;
 	size_t r;
 
+	if (ZSTD_getFrameHeader(&zfh, start, n) == 0 &&
+	    zfh.frameType == ZSTD_frame &&
+	    zfh.windowSize > (uint64_t)1 << window_log)
+		window_refused(s, zfh.windowSize);
 	s->dctx = ZSTD_createDCtx();
 	if (s->dctx == NULL)
 		fatal(EXIT_IO, "%s: cannot allocate zstd decoder", s->name);
 	r = ZSTD_DCtx_setParameter(s->dctx, ZSTD_d_windowLogMax,
-	    ZSTD_WINDOWLOG_CAP);
+	    (int)window_log);
 	if (ZSTD_isError(r))
 		fatal(EXIT_IO, "%s: zstd: %s", s->name, ZSTD_getErrorName(r));
 	s->zout = xmalloc(ZOUTSZ);
@@ -544,6 +622,9 @@ zstd_next(struct source *s, const uint8_t **out, size_t *len)
 		}
 		inpos = s->zin.pos;
 		r = ZSTD_decompressStream(s->dctx, &zo, &s->zin);
+		if (ZSTD_isError(r) && ZSTD_getErrorCode(r) ==
+		    ZSTD_error_frameParameter_windowTooLarge)
+			window_refused(s, 0);	/* a later frame */
 		if (ZSTD_isError(r))
 			fatal(EXIT_IO, "%s: corrupt zstd data: %s", s->name,
 			    ZSTD_getErrorName(r));
@@ -620,24 +701,97 @@ open_raw(const char *path, uint64_t off, uint64_t end)
 	return s;
 }
 
-struct source *
-source_open(const char *path)
+int
+source_format(const uint8_t *p, size_t n, int text)
+{
+	/* bzip2: "BZh", the block size, then the magic of the first block
+	 * (the digits of pi) or of the end of an empty stream (of sqrt(pi)):
+	 * ten bytes, since "BZh" alone is ordinary text. */
+	static const uint8_t bz_block[6] = { 0x31, 0x41, 0x59, 0x26, 0x53, 0x59 };
+	static const uint8_t bz_end[6] = { 0x17, 0x72, 0x45, 0x38, 0x50, 0x90 };
+
+	if (n >= 4 && memcmp(p, "\x28\xb5\x2f\xfd", 4) == 0)
+		return SRC_ZSTD;
+	/* A zstd skippable frame (magic 0x184D2A50..5F, little-endian), as
+	 * pzstd writes first: the decoder steps over it. */
+	if (n >= 4 && (p[0] & 0xf0) == 0x50 && memcmp(p + 1, "\x2a\x4d\x18", 3) == 0)
+		return SRC_ZSTD;
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return SRC_GZIP;
+	if (n >= 6 && memcmp(p, "\xfd" "7zXZ", 5) == 0 && p[5] == 0)
+		return SRC_XZ;
+	if (n >= 10 && memcmp(p, "BZh", 3) == 0 && p[3] >= '1' && p[3] <= '9' &&
+	    (memcmp(p + 4, bz_block, 6) == 0 || memcmp(p + 4, bz_end, 6) == 0))
+		return SRC_BZIP2;
+	/* lz4 frame format, and the legacy format lz4 -l writes. */
+	if (n >= 4 && (memcmp(p, "\x04\x22\x4d\x18", 4) == 0 ||
+	    memcmp(p, "\x02\x21\x4c\x18", 4) == 0))
+		return SRC_LZ4;
+	/* UTF-16 text (its byte order mark) is full of NULs: say so. */
+	if (text && n >= 2 && ((p[0] == 0xff && p[1] == 0xfe) ||
+	    (p[0] == 0xfe && p[1] == 0xff)))
+		return SRC_UTF16;
+	if (text && memchr(p, '\0', n < SOURCE_SNIFF ? n : SOURCE_SNIFF) != NULL)
+		return SRC_BINARY;
+	return SRC_PLAIN;
+}
+
+/* Exits 2 if fmt is not one we read, with the way to read it. */
+static void
+refuse(const struct source *s, int fmt)
+{
+	static const char *const tool[] = {
+		[SRC_GZIP] = "zcat", [SRC_XZ] = "xzcat",
+		[SRC_BZIP2] = "bzcat", [SRC_LZ4] = "lz4cat",
+	};
+	static const char *const name[] = {
+		[SRC_GZIP] = "gzip", [SRC_XZ] = "xz",
+		[SRC_BZIP2] = "bzip2", [SRC_LZ4] = "lz4",
+	};
+
+	if (fmt == SRC_UTF16)
+		fatal(EXIT_IO, "%s: UTF-16 text is not supported; use: "
+		    "iconv -f UTF-16 -t UTF-8 %s | psi-stream ...", s->name,
+		    s->fd == STDIN_FILENO ? "FILE" : s->name);
+	if (fmt == SRC_BINARY)
+		fatal(EXIT_IO, "%s: binary data (a NUL byte in its first %u "
+		    "bytes); for NUL-terminated records use -z", s->name,
+		    SOURCE_SNIFF);
+	if (fmt >= SRC_GZIP)
+		fatal(EXIT_IO, "%s: %s input is not supported; use: "
+		    "%s %s | psi-stream ...", s->name, name[fmt], tool[fmt],
+		    s->fd == STDIN_FILENO ? "FILE" : s->name);
+}
+
+static struct source *
+open_detect(const char *path, int text)
 {
 	struct source *s = open_raw(path, 0, UINT64_MAX);
 	const uint8_t *start;
 	size_t n;
+	int fmt;
 
 	peek_start(s, &start, &n);
-	if (n >= 4 && start[0] == 0x28 && start[1] == 0xb5 &&
-	    start[2] == 0x2f && start[3] == 0xfd) {
+	fmt = source_format(start, n, text);
+	refuse(s, fmt);
+	if (fmt == SRC_ZSTD) {
 		s->size = 0;
-		zstd_start(s);
-	} else if (n >= 2 && start[0] == 0x1f && start[1] == 0x8b) {
-		fatal(EXIT_IO, "%s: gzip input is not supported; use: "
-		    "zcat %s | psi-stream ...", s->name,
-		    s->fd == STDIN_FILENO ? "FILE" : s->name);
+		s->text = text;	/* checked on the first decompressed chunk */
+		zstd_start(s, start, n);
 	}
 	return s;
+}
+
+struct source *
+source_open(const char *path)
+{
+	return open_detect(path, 0);
+}
+
+struct source *
+source_open_text(const char *path)
+{
+	return open_detect(path, 1);
 }
 
 struct source *
@@ -651,9 +805,20 @@ source_open_range(const char *path, uint64_t off, uint64_t len)
 int
 source_next(struct source *s, const uint8_t **buf, size_t *len)
 {
-	if (s->dctx != NULL)
-		return zstd_next(s, buf, len);
-	return pull(s, buf, len);
+	int ret, fmt;
+
+	if (s->dctx == NULL)
+		return pull(s, buf, len);
+	ret = zstd_next(s, buf, len);
+	if (ret && s->text) {
+		/* Compressed formats inside zstd are data, as zstd -dc
+		 * would pass them on; binary data is not. */
+		s->text = 0;
+		fmt = source_format(*buf, *len, 1);
+		refuse(s, fmt == SRC_BINARY || fmt == SRC_UTF16 ? fmt :
+		    SRC_PLAIN);
+	}
+	return ret;
 }
 
 const char *

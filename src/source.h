@@ -7,8 +7,10 @@
  * ring cannot be set up (ENOSYS, EPERM, EINVAL, ENOMEM...) or
  * PSI_STREAM_IO=read is set, plain read(2) is used instead.
  * A stream starting with the zstd magic is decompressed on the fly with a
- * capped window; a gzip magic is refused with a hint to use zcat.
- * Errors are fatal (exit 2) with a message naming the file.
+ * capped window; gzip, xz, bzip2 and lz4 are refused with a hint to pipe
+ * through zcat, xzcat, bzcat or lz4cat (source_format() is the one place
+ * that tells them apart).  Errors are fatal (exit 2) with a one-line
+ * message naming the file.
  */
 #ifndef PSI_SOURCE_H
 #define PSI_SOURCE_H
@@ -18,7 +20,30 @@
 
 struct source;
 
+/* What the first bytes of a stream say it is (source_format()). */
+enum {
+	SRC_PLAIN, SRC_ZSTD,		/* read */
+	SRC_BINARY,			/* a NUL byte where records end at '\n' */
+	SRC_UTF16,			/* a UTF-16 byte order mark, ditto */
+	SRC_GZIP, SRC_XZ, SRC_BZIP2, SRC_LZ4	/* compressed: refused */
+};
+/* Bytes of a (decompressed) stream looked at for a NUL. */
+#define SOURCE_SNIFF	4096u
+
+/* The format of a stream that starts with p[0..n): at least the first 10
+ * bytes are needed to tell every format apart.  With text set (records
+ * end at newlines), a UTF-16 byte order mark makes it SRC_UTF16 and a
+ * NUL in the first SOURCE_SNIFF bytes of a plain stream SRC_BINARY. */
+int	source_format(const uint8_t *p, size_t n, int text);
+
+/* Opens path ("-" = stdin): zstd is decompressed, SRC_GZIP and above are
+ * refused (exit 2, naming the file and the tool to pipe it through). */
 struct source *source_open(const char *path);
+/* The same, and SRC_BINARY and SRC_UTF16 are refused too (pointing to -z,
+ * iconv); for a zstd
+ * stream the first decompressed chunk is checked, at the first
+ * source_next(). */
+struct source *source_open_text(const char *path);
 /* The bytes [off, off + len) of the regular file path, as they are: no
  * zstd or gzip detection (the caller knows the file is plain). */
 struct source *source_open_range(const char *path, uint64_t off,
@@ -26,6 +51,13 @@ struct source *source_open_range(const char *path, uint64_t off,
 /* Next chunk of (decompressed) bytes; *buf stays valid until the next call.
  * Returns 1 with *len > 0, or 0 at end of stream. */
 int	source_next(struct source *, const uint8_t **buf, size_t *len);
+/* The memory budget (--memory) for every source opened after the call: a
+ * zstd frame may use a window of the largest power of two up to a quarter
+ * of it (2^10..2^31); one that needs more is refused at open (first
+ * frame) or when it starts (exit 2, naming the file, the window and the
+ * --memory that would read it).  Without a call, or after a call with 0,
+ * the cap is 2^27. */
+void	source_set_memory(uint64_t memory);
 /* The name used in messages ("stdin" for "-"). */
 const char *source_name(const struct source *);
 /* Size in bytes if a regular uncompressed file, else 0 (for progress). */

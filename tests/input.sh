@@ -105,8 +105,9 @@ check_both "a CR inside a line is data" 0 "$T/want" "$T/cr.txt"
 printf 'h1\tk1\0h2\tk2\0h3\tk1\0h4\t\0' >"$T/nul.bin"
 expect "$T/want" 4 3 1 0 1
 check_both "-z --key-field 2 (tab)" 0 "$T/want" -z --key-field 2 "$T/nul.bin"
-expect "$T/want" 1 1 0 0 0
-check_both "without -z NULs are data" 0 "$T/want" "$T/nul.bin"
+fatal_both "without -z, NULs are binary data: refused, pointing to -z" \
+    "nul.bin: binary data (a NUL byte in its first 4096 bytes); for NUL-terminated records use -z" \
+    "$T/nul.bin"
 
 if command -v zstd >/dev/null 2>&1; then
 	zstd -q -o "$T/nul.bin.zst" "$T/nul.bin"

@@ -353,11 +353,57 @@ t_nul(void)
 	    "nul.bin:5 [e] key=[e]\nrecords=5 keys=4 empty=1 invalid=0",
 	    "-z: NUL terminates, LF and CR are data");
 	o.zero_term = 0;
-	check_records(&o, p, "nul.bin:1 [a\\0b] key=[a\\0b]\n"
-	    "nul.bin:2 [c\\0d] key=[c\\0d]\n"
-	    "nul.bin:3 [\\0\\0e] key=[\\0\\0e]\n"
-	    "records=3 keys=3 empty=0 invalid=0",
-	    "without -z NUL is data");
+	check_fatal1(&o, p, "nul.bin: binary data (a NUL byte in its first "
+	    "4096 bytes); for NUL-terminated records use -z",
+	    "without -z a NUL in the first 4096 bytes is refused (exit 2)");
+	{
+		char *late = xmalloc(SOURCE_SNIFF + 4);
+
+		memset(late, '\n', SOURCE_SNIFF);
+		memcpy(late + SOURCE_SNIFF, "a\0b\n", 4);
+		check_records(&o, put_file("late.bin", late, SOURCE_SNIFF + 4),
+		    "late.bin:4097 [a\\0b] key=[a\\0b]\n"
+		    "records=4097 keys=1 empty=4096 invalid=0",
+		    "a NUL after the first 4096 bytes is data");
+		free(late);
+	}
+}
+
+/* source_format(): every magic, and what only looks like one. */
+static void
+t_formats(void)
+{
+	static const struct {
+		const char	*bytes;
+		size_t		 len;
+		int		 text, want;
+		const char	*what;
+	} c[] = {
+		{ "\x28\xb5\x2f\xfd\x00", 5, 1, SRC_ZSTD, "zstd" },
+		{ "\x5e\x2a\x4d\x18\x00", 5, 1, SRC_ZSTD, "zstd skippable frame" },
+		{ "\x1f\x8b\x08", 3, 1, SRC_GZIP, "gzip" },
+		{ "\xfd" "7zXZ\0\0\x04", 8, 1, SRC_XZ, "xz" },
+		{ "BZh91AY&SYxx", 12, 1, SRC_BZIP2, "bzip2" },
+		{ "BZh9\x17\x72\x45\x38\x50\x90", 10, 1, SRC_BZIP2,
+		    "bzip2, empty stream" },
+		{ "\x04\x22\x4d\x18\x64", 5, 1, SRC_LZ4, "lz4 frame" },
+		{ "\x02\x21\x4c\x18\x64", 5, 1, SRC_LZ4, "lz4 legacy" },
+		{ "ab\0cd\n", 6, 1, SRC_BINARY, "NUL in a line-mode stream" },
+		{ "ab\0cd\n", 6, 0, SRC_PLAIN, "NUL with -z" },
+		{ "\xfd" "7zXY\n", 6, 1, SRC_PLAIN, "xz look-alike" },
+		{ "\xfd" "7zXZ", 5, 1, SRC_PLAIN, "xz magic cut short" },
+		{ "BZh91 is text\n", 14, 1, SRC_PLAIN, "bzip2 look-alike" },
+		{ "BZh0AY&SY", 9, 1, SRC_PLAIN, "bzip2 without block size" },
+		{ "\x28\xb5\x2f", 3, 1, SRC_PLAIN, "3 bytes of zstd magic" },
+		{ "\x1f\x8a", 2, 1, SRC_PLAIN, "gzip look-alike" },
+		{ "\x04\x22\x4d\x19", 4, 1, SRC_PLAIN, "lz4 look-alike" },
+		{ "", 0, 1, SRC_PLAIN, "empty" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		ok(source_format((const uint8_t *)c[i].bytes, c[i].len,
+		    c[i].text) == c[i].want, "source_format: %s", c[i].what);
 }
 
 static void
@@ -685,6 +731,47 @@ t_long_record(void)
 	free(data);
 }
 
+/* max_record (a quarter of --memory): longer records are invalid whether
+ * they span chunks (carried) or lie inside one. */
+static void
+t_max_record(void)
+{
+	struct rec_opts o = { 0 };
+	size_t n = 300000 + 90000 + 80000 + 3;
+	char *data = xmalloc(n), *got, *p;
+
+	memset(data, 'a', 300000);		/* spans 128 KiB chunks */
+	data[300000] = '\n';
+	memset(data + 300001, 'b', 90000);	/* inside the third chunk */
+	data[390001] = '\n';
+	memset(data + 390002, 'c', 80000);	/* fits */
+	data[470002] = '\n';
+	data[1] = data[300002] = data[390003] = 'x';	/* keys a, b, c */
+	p = put_file("maxrec.txt", data, n);
+	free(data);
+	o.delim = 'x';
+	o.key_field = 1;
+	o.max_record = 85000;
+	check_fatal1(&o, p, "maxrec.txt: record 1: longer than 85000 bytes, "
+	    "a quarter of --memory", "a record over max_record is fatal");
+	o.skip_invalid = 1;
+	got = collect1(&o, p);
+	ok(strstr(got, "\nrecords=3 keys=1 empty=0 invalid=2 1 2") != NULL,
+	    "carried and in-chunk records over max_record are invalid");
+	free(got);
+	o.max_record = 0;
+	got = collect1(&o, p);
+	ok(strstr(got, "\nrecords=3 keys=3 empty=0 invalid=0") != NULL,
+	    "negative: without max_record all three are read");
+	free(got);
+	rec_set_memory(&o, 8u << 20);
+	ok(o.max_record == 2u << 20, "rec_set_memory: a quarter of 8M");
+	rec_set_memory(&o, 1ull << 30);
+	ok(o.max_record == REC_MAX_RECORD, "rec_set_memory: at most 64 MiB");
+	source_set_memory(0);	/* back to the default for the other tests */
+	unlink(p);
+}
+
 static void
 t_huge_record(void)
 {
@@ -783,10 +870,17 @@ t_zstd(void)
 	free(bigtext);
 
 	/* Corrupt: valid magic, garbage after it. */
+	/* A frame header asking for a 2 MiB window, then garbage. */
 	memset(bad, 0xa5, sizeof(bad));
-	memcpy(bad, "\x28\xb5\x2f\xfd", 4);
+	memcpy(bad, "\x28\xb5\x2f\xfd\x00\x58", 6);
 	check_fatal1(&o, put_file("bad.zst", bad, sizeof(bad)),
 	    "bad.zst: corrupt zstd data: ", "corrupt zstd is fatal (exit 2)");
+	/* A header claiming a 2.6 GiB single-segment frame. */
+	memcpy(bad, "\x28\xb5\x2f\xfd", 4);
+	memset(bad + 4, 0xa5, sizeof(bad) - 4);
+	check_fatal1(&o, put_file("badwin.zst", bad, sizeof(bad)),
+	    "badwin.zst: zstd frame needs a 2650.4 MiB window, over the 128M "
+	    "limit", "a frame header asking for a huge window is refused");
 	check_fatal1(&o, put_file("trunc.zst", z, zn / 2),
 	    "trunc.zst: corrupt zstd data: truncated input",
 	    "truncated zstd is fatal (exit 2)");
@@ -1094,13 +1188,17 @@ t_random(void)
 
 	show_names = 0;
 	for (zero = 0; zero < 2; zero++) {
-		/* Record lengths from 0 to ~3000, some CRs and NULs. */
+		/* Record lengths from 0 to ~3000, some CRs and NULs (not in
+		 * the first SOURCE_SNIFF bytes of an LF file: binary). */
 		for (i = 0; i < n; ) {
 			seed = seed * 1103515245 + 12345;
 			run = (seed >> 8) % ((seed >> 28) < 3 ? 3000 : 70);
 			while (run-- > 0 && i < n) {
 				seed = seed * 1103515245 + 12345;
-				d[i++] = "abc\r\0xyz"[(seed >> 16) % 8];
+				d[i] = "abc\r\0xyz"[(seed >> 16) % 8];
+				if (d[i] == '\0' && !zero && i < SOURCE_SNIFF)
+					d[i] = '\1';
+				i++;
 			}
 			if (i < n)
 				d[i++] = zero ? '\0' : '\n';
@@ -1229,6 +1327,8 @@ t_ranges(void)
 	for (i = 0; i < n; i++) {
 		seed = seed * 1103515245 + 12345;
 		d[i] = (seed >> 16) % 40 == 0 ? '\n' : (uint8_t)(seed >> 20);
+		if (d[i] == '\0' && i < SOURCE_SNIFF)
+			d[i] = 1;	/* else binary when read whole */
 	}
 	/* A zstd magic where a range starts: ranges are never decoded. */
 	memcpy(d + 524288, "\x28\xb5\x2f\xfd", 4);
@@ -1331,6 +1431,7 @@ main(void)
 		t_huge_record();
 		t_zstd();
 		t_gzip();
+		t_max_record();
 		t_files();
 		t_stdin_pipe();
 		t_random();
@@ -1338,6 +1439,7 @@ main(void)
 		t_stats_and_io();
 		t_ranges();
 	}
+	t_formats();
 	{
 		char cmd[300];
 
