@@ -63,12 +63,8 @@ zstd -q -c <"$T/rand.bin" >"$T/rand.zst"
 refused "binary inside zstd: refused too" "rand.zst: binary data" "$T/rand.zst"
 
 # Negative twins: what only looks like them is data.
-if command -v xz >/dev/null 2>&1; then
-	xz -dc "$T/a.xz" | "$PSI" check >"$T/out" 2>&1; rc=$?
-	is "negative: the same data through xzcat is read (exit 0)" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 $n_a"
-else
-	skip "xz not installed"
-fi
+sed -n 5p "$T/a.txt" | cat - "$T/a.txt" | "$PSI" check >"$T/out" 2>&1; rc=$?
+is "negative: plain text on stdin is read (exit 0)" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 $((n_a + 1))"
 printf 'BZh91 is a line\n\3757zX\n"M\030\n' >"$T/alike.txt"
 "$PSI" check "$T/alike.txt" >"$T/out" 2>&1; rc=$?
 is "negative: text starting like bzip2/xz/lz4 magic is 3 records" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 3"
