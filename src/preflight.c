@@ -1,10 +1,10 @@
 /*
  * preflight.c: a run's local paths, checked before the network is touched.
  *
- * Inputs are opened with source_open(), the same call the session makes
- * later, so every check source.c makes on open (the file exists, is
- * readable, is not a directory, its compression is one it reads) applies
- * here with the same message; the source is closed again at once, which
+ * Inputs are opened with rec_source_open(), the same call the session's
+ * reader makes later, so every check source.c makes on open (the file
+ * exists, is readable, is not a directory, its compression is one it
+ * reads, it is not binary data) applies here with the same message; the source is closed again at once, which
  * costs one read of the first buffer of each file.  Standard input ("-")
  * cannot be read twice: it is only checked not to be a directory.
  *
@@ -29,6 +29,7 @@
 
 #include "preflight.h"
 #include "progress.h"
+#include "records.h"
 #include "source.h"
 #include "util.h"
 
@@ -44,7 +45,7 @@ count_read(size_t n)
 /* The inputs, opened and closed; returns their total size, or 0 if one
  * is not a regular file (then no percentage can be known). */
 static uint64_t
-check_inputs(char **files, int nfiles)
+check_inputs(const struct rec_opts *o, char **files, int nfiles)
 {
 	uint64_t total = 0;
 	int all_regular = 1;
@@ -64,7 +65,7 @@ check_inputs(char **files, int nfiles)
 			all_regular = 0;
 			continue;
 		}
-		s = source_open(files[i]);
+		s = rec_source_open(o, files[i]);
 		source_close(s);
 		if (stat(files[i], &st) == 0 && S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
@@ -126,7 +127,7 @@ preflight_stats(const char *path)
 void
 preflight_run(const struct session_opts *s)
 {
-	input_total = check_inputs(s->files, s->nfiles);
+	input_total = check_inputs(&s->rec, s->files, s->nfiles);
 	check_new_file("-o", s->output);
 	check_tmpdir(s->tmpdir);
 	input_read = 0;

@@ -495,8 +495,7 @@ next_file(struct rec_reader *r)
 		return 0;
 	r->src = r->ranged ?
 	    source_open_range(r->paths[r->fileno], r->range_off, r->range_len) :
-	    r->o.zero_term || r->o.binary_ok ? source_open(r->paths[r->fileno]) :
-	    source_open_text(r->paths[r->fileno]);
+	    rec_source_open(&r->o, r->paths[r->fileno]);
 	r->recno = 0;
 	r->csv_state = CS_FSTART;
 	return 1;
@@ -696,6 +695,13 @@ rec_open_range(const struct rec_opts *o, const char *path, uint64_t off,
 	r->range_len = len;
 	next_file(r);
 	return r;
+}
+
+struct source *
+rec_source_open(const struct rec_opts *o, const char *path)
+{
+	return o->zero_term || o->binary_ok ? source_open(path) :
+	    source_open_text(path);
 }
 
 void

@@ -74,6 +74,11 @@ int	rec_next(struct rec_reader *, struct record *r);
 void	rec_get_stats(const struct rec_reader *, struct rec_stats *);
 void	rec_close(struct rec_reader *);
 
+/* Opens path as rec_open() will (source_open(), or source_open_text()
+ * when records end at newlines): the run's pre-flight uses it. */
+struct source;
+struct source *rec_source_open(const struct rec_opts *, const char *path);
+
 /* Derives the limits from the memory budget (--memory): the longest
  * record accepted is a quarter of it (at most REC_MAX_RECORD), and so is
  * the zstd window (source_set_memory()). */
