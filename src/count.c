@@ -136,16 +136,6 @@ emit_batch(struct engine_ctx *ctx, const struct cbatch *b)
 		ctx->emit(ctx->sess, b->val[i], 0);
 }
 
-static uint8_t *
-secret(size_t n)
-{
-	uint8_t *p = sodium_malloc(n);
-
-	if (p == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
-	return p;
-}
-
 /* Send the elements of a finished esort as frames of `type`, DH_CHUNK
  * each. */
 static uint64_t
@@ -177,7 +167,7 @@ send_elements(struct engine_ctx *ctx, struct esort *es, int type)
 void
 count_querier_start(struct engine_ctx *ctx)
 {
-	uint8_t *r = secret(32), *rinv = secret(32);
+	uint8_t *r = xsodium_malloc(32), *rinv = xsodium_malloc(32);
 	struct esort *es = esort_new(ctx->tmpdir, ctx->mem);
 	struct cbatch b;
 	uint64_t nq, got = 0;
@@ -240,7 +230,7 @@ count_querier_end(struct engine_ctx *ctx)
 void
 count_holder_start(struct engine_ctx *ctx)
 {
-	uint8_t *sk = secret(32);
+	uint8_t *sk = xsodium_malloc(32);
 	struct esort *es = esort_new(ctx->tmpdir, ctx->mem);
 	struct cbatch own, q;
 	uint64_t nq = 0;

@@ -62,8 +62,7 @@ static void
 query_init(struct query *c)
 {
 	memset(c, 0, sizeof(*c));
-	if ((c->blinds = sodium_malloc(DH_CHUNK * OPRF_SCALAR)) == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
+	c->blinds = xsodium_malloc(DH_CHUNK * OPRF_SCALAR);
 	c->blinded = xmalloc(DH_CHUNK * OPRF_ELEM);
 	c->fin = xreallocarray(NULL, DH_CHUNK, sizeof(*c->fin));
 	c->tmp = xmalloc(DH_CHUNK * 32);
@@ -234,6 +233,7 @@ answer_query(struct engine_ctx *ctx, struct holder *h, uint64_t nq, size_t n)
 {
 	if (n == 0 || n % OPRF_ELEM != 0 || n / OPRF_ELEM > DH_CHUNK)
 		fatal(EXIT_PROTO, "peer sent a QUERY of %zu bytes", n);
+	vlog(3, "QUERY of %zu elements", n / OPRF_ELEM);
 	engine_peer_keys(ctx, nq + n / OPRF_ELEM, "queried");
 	h->in = ctx->frame;
 	if (pool_run(ctx->pool, job_answer, h, n / OPRF_ELEM) < 0)
@@ -262,8 +262,7 @@ holder_start(struct engine_ctx *ctx)
 	uint64_t nq = 0;
 	int qdone = 0, own_done = 0, type;
 
-	if ((h->sk = sodium_malloc(OPRF_SCALAR)) == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
+	h->sk = xsodium_malloc(OPRF_SCALAR);
 	oprf_random_scalar(h->sk);
 	h->kb = kb_new();
 	h->ev = xmalloc(DH_CHUNK * OPRF_ELEM);

@@ -72,10 +72,10 @@ flush(struct pool *pool, struct batch *b, struct output *o)
 }
 
 int
-cmd_prf(const char *keyfile, const struct rec_opts *ro, char **files,
+cmd_prf(const char *keyfile, const struct rec_opts *rec, char **files,
     int nfiles, int threads)
 {
-	uint8_t *sk = sodium_malloc(OPRF_SCALAR);
+	uint8_t *sk = xsodium_malloc(OPRF_SCALAR);
 	struct batch *b = xcalloc(1, sizeof(*b));
 	struct rec_reader *rr;
 	struct record r;
@@ -84,14 +84,12 @@ cmd_prf(const char *keyfile, const struct rec_opts *ro, char **files,
 
 	if (keyfile == NULL)
 		fatal(EXIT_USAGE, "prf needs --oprf-key FILE");
-	if (sk == NULL)
-		fatal(EXIT_IO, "cannot allocate secure memory");
 	load_key(sk, keyfile);
 	b->sk = sk;
 	b->kb = kb_new();
 	kb_clear(b->kb, 0);
 	pool = pool_new(threads);
-	rr = rec_open(ro, files, nfiles);
+	rr = rec_open(rec, files, nfiles);
 	o = output_open(NULL, '\n');
 	while (rec_next(rr, &r)) {
 		if (!kb_fits(b->kb, r.keylen))
