@@ -125,6 +125,7 @@ enum {
 	OPT_CONTEXT,
 	OPT_COUNT_ONLY,
 	OPT_ENGINE,
+	OPT_MAX_PEER_KEYS,
 	OPT_SHARD,
 	OPT_CONNECT_TIMEOUT,
 	OPT_ACCEPT_TIMEOUT,
@@ -177,6 +178,8 @@ static const struct option_def options[] = {
 	    "a label both sides must give identically" },
 	{ "shard", OPT_SHARD, C_RUN | C_CHECK, "I/N",
 	    "only keys in shard I of N (both sides alike)" },
+	{ "max-peer-keys", OPT_MAX_PEER_KEYS, C_RUN, "N",
+	    "refuse a peer with more than N keys (exit 5)" },
 	{ "connect-timeout", OPT_CONNECT_TIMEOUT, C_RUN, "SECS",
 	    "keep trying to reach the peer, name lookup included,\n"
 	    "this long (default 60)" },
@@ -514,6 +517,12 @@ set_option(struct cli *c, int id, char *arg)
 		break;
 	case OPT_TIMEOUT:
 		ro->timeout = parse_seconds(arg, "--timeout");
+		break;
+	case OPT_MAX_PEER_KEYS:
+		if (parse_uint(arg, 1, (uint64_t)1 << 48, &v) < 0)
+			fatal(EXIT_USAGE, "--max-peer-keys wants a number of "
+			    "keys from 1, not '%s'", arg);
+		ro->s.max_peer_keys = v;
 		break;
 	case 'o': ro->s.output = arg; break;
 	case 'z': rec->zero_term = 1; break;
