@@ -21,12 +21,12 @@
 #include "channel.h"
 #include "count.h"
 #include "engine-dh.h"
+#include "esort.h"
 #include "gcs.h"
 #include "oprf.h"
 #include "params.h"
 #include "pool.h"
 #include "progress.h"
-#include "spill.h"
 #include "stats.h"
 #include "util.h"
 

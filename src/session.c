@@ -47,8 +47,9 @@
 #include "pool.h"
 #include "progress.h"
 #include "records.h"
+#include "recspill.h"
 #include "session.h"
-#include "spill.h"
+#include "sorter.h"
 #include "stats.h"
 #include "util.h"
 
