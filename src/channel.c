@@ -214,7 +214,8 @@ write_wire(struct channel *ch, const uint8_t *buf, size_t len)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			ch->peer_gone = 1;
 			return failed(ch, EXIT_NET, 0, "peer %s stopped reading "
-			    "for %g seconds (--timeout)", ch->peer, ch->timeout);
+			    "for %g second%s (--timeout)", ch->peer, ch->timeout,
+			    ch->timeout == 1 ? "" : "s");
 		}
 		if (n < 0) {
 			int e = errno;
@@ -248,8 +249,8 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 			if (left <= 0) {
 				ch->peer_gone = 1;
 				return failed(ch, EXIT_NET, 0, "%s did not finish "
-				    "the handshake within %g seconds", ch->peer,
-				    ch->hs_secs);
+				    "the handshake within %g second%s", ch->peer,
+				    ch->hs_secs, ch->hs_secs == 1 ? "" : "s");
 			}
 			if (ms < 0 || left * 1000 < ms)
 				ms = (int)(left * 1000) + 1;
@@ -262,7 +263,8 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 		if (rc == 0) {
 			ch->peer_gone = 1;
 			return failed(ch, EXIT_NET, 0, "peer %s sent nothing for "
-			    "%g seconds (--timeout)", ch->peer, ch->timeout);
+			    "%g second%s (--timeout)", ch->peer, ch->timeout,
+			    ch->timeout == 1 ? "" : "s");
 		}
 		ssize_t n = recv(ch->fd, buf + got, len - got, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))

@@ -736,6 +736,7 @@ static int
 run_main(struct cli *c)
 {
 	progress_init(verbosity > 0 ? c->progress : 0);
+	net_on_wait(progress_waiting);
 	return cmd_run(&c->ro);
 }
 

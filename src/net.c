@@ -6,8 +6,11 @@
  * between attempts, so run.c can go back to it after a stranger), and
  * connect() runs non-blocking under
  * poll() so that one attempt never outlives the overall connect timeout.
- * A refused or unreachable peer is retried with backoff; a name that does
- * not resolve is retried too (DNS may come up late at boot).
+ * A refused or unreachable peer is retried with backoff; so is a name the
+ * resolver cannot look up yet (EAI_AGAIN: DNS may come up late at boot),
+ * but not one it says does not exist (EAI_NONAME): that is a typo, and
+ * fails at once.  While waiting, the net_on_wait() hook hears about once
+ * a second (listener) or before each attempt (connector) how long is left.
  *
  * getaddrinfo() has no timeout of its own and can block for as long as
  * the resolver likes, so net_connect() runs it on a detached thread and
@@ -37,6 +40,28 @@
 /* Connections the kernel queues while we serve one: a connector waiting
  * there sees a busy listener, not a refusal. */
 #define LISTEN_BACKLOG	16
+
+static net_wait_fn wait_hook;
+
+void
+net_on_wait(net_wait_fn fn)
+{
+	wait_hook = fn;
+}
+
+static void
+waiting(const char *addr, int attempt, double left)
+{
+	if (wait_hook != NULL)
+		wait_hook(addr, attempt, left);
+}
+
+/* "1 second", "5 seconds" */
+static const char *
+plural_s(double n)
+{
+	return n == 1 ? "" : "s";
+}
 
 int
 net_split(const char *spec, char **host, char **port)
@@ -161,7 +186,9 @@ net_accept(int lfd, const char *shown, double deadline, char **peer_desc)
 	for (;;) {
 		if ((left = deadline - now_seconds()) <= 0)
 			return -1;
-		rc = poll(&pfd, 1, (int)(left * 1000) + 1);
+		/* one-second slices, so the wait can be shown counting down */
+		waiting(shown, 0, left);
+		rc = poll(&pfd, 1, left < 1 ? (int)(left * 1000) + 1 : 1000);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
@@ -181,6 +208,7 @@ net_accept(int lfd, const char *shown, double deadline, char **peer_desc)
 		if (errno == EMFILE || errno == ENFILE)
 			usleep(100000);
 	}
+	waiting(shown, -1, 0);
 	tune_socket(cfd);
 	*peer_desc = describe_addr((struct sockaddr *)&ss);
 	vlog(2, "connection from %s", *peer_desc);
@@ -337,6 +365,7 @@ net_connect(const char *spec, double connect_timeout, char **canon)
 	for (;;) {
 		tries++;
 		left = connect_timeout - (now_seconds() - start);
+		waiting(spec, tries, left);
 		rc = resolve(host, port, &hints, start + connect_timeout, &res);
 		if (rc == LOOKUP_LATE) {
 			/* At the deadline: an earlier attempt's reason, if
@@ -344,6 +373,12 @@ net_connect(const char *spec, double connect_timeout, char **canon)
 			if (why[0] == '\0')
 				snprintf(why, sizeof(why), "looking up %s did "
 				    "not finish", host);
+		} else if (rc == EAI_NONAME) {
+			/* The resolver answered: no such name.  Waiting will
+			 * not make it exist (EAI_AGAIN, a resolver not up yet,
+			 * is retried below). */
+			fatal(EXIT_NET, "cannot connect to %s: %s (host %s)",
+			    spec, gai_strerror(rc), host);
 		} else if (rc != 0) {
 			snprintf(why, sizeof(why), "%s", gai_strerror(rc));
 		} else {
@@ -364,13 +399,15 @@ net_connect(const char *spec, double connect_timeout, char **canon)
 		left = connect_timeout - (now_seconds() - start);
 		if (left <= 0)
 			fatal(EXIT_NET, "cannot connect to %s: %s (gave up after "
-			    "%d attempts in %g seconds; see --connect-timeout)",
-			    spec, why, tries, connect_timeout);
+			    "%d attempt%s in %g second%s; see --connect-timeout)",
+			    spec, why, tries, tries == 1 ? "" : "s",
+			    connect_timeout, plural_s(connect_timeout));
 		vlog(2, "cannot connect to %s: %s; retrying", spec, why);
 		usleep((useconds_t)((delay < left ? delay : left) * 1e6));
 		if ((delay *= 2) > 2)
 			delay = 2;
 	}
+	waiting(spec, -1, 0);
 	tune_socket(fd);
 	*canon = xstrdup(spec);
 	free(host);

@@ -20,6 +20,11 @@ int	net_accept(int lfd, const char *shown, double deadline,
 	    char **peer_desc);
 /* Returns the connected socket; *canon gets "host:port" as given. */
 int	net_connect(const char *spec, double connect_timeout, char **canon);
+/* Told what we wait for: attempt 0, a listener on addr; N > 0, the Nth
+ * attempt to connect to addr; -1, the wait is over.  left: seconds of the
+ * timeout left.  Called from the thread in net_accept()/net_connect(). */
+typedef void (*net_wait_fn)(const char *addr, int attempt, double left);
+void	net_on_wait(net_wait_fn);
 /* Split "host:port" / "[v6]:port" / "port"; 0 or -1.  host may be NULL;
  * both are xmalloc'd.  Also main.c's check of the addresses. */
 int	net_split(const char *spec, char **host, char **port);

@@ -7,7 +7,7 @@
  * since the last draw, so callers need no rate limiting of their own.
  *
  * The rate is the phase's average (items since the phase began over the
- * time since it began): steadier than an instantaneous rate, and the ETA
+ * time since it began): steadier than an instantaneous rate, and the time left
  * derived from it does not jump about.  A phase shorter than one interval
  * never draws at all, so quick runs leave stderr untouched even when the
  * line is on.  Every draw rewrites the whole line and pads it with spaces
@@ -29,6 +29,7 @@ static int	in_phase;
 static size_t	shown;			/* columns on screen now; 0 = no line */
 static char	phase[NAME_MAX_LEN + 1];
 static uint64_t	total, done, bytes_done, bytes_total;
+static uint64_t	bytes_prev, done_prev;	/* at the last progress_bytes() */
 static double	phase_start, last_draw;
 
 void
@@ -79,6 +80,26 @@ fmt_duration(char *buf, size_t len, double secs)
 		    s % 60);
 }
 
+/*
+ * How far the reader has got.  progress_bytes() is told of a chunk when it
+ * is handed to the parser, which then works through it: up to 128 KiB at
+ * a time, a quarter of a small file.  Within the chunk the position is
+ * estimated from the items counted since, at the bytes per item of the
+ * chunks before, and kept inside the chunk; for the first chunk there is
+ * nothing to go by, and it counts as not read yet.
+ */
+static uint64_t
+bytes_read(void)
+{
+	double est;
+
+	if (bytes_prev == 0 || done_prev == 0 || done < done_prev)
+		return bytes_prev;
+	est = (double)bytes_prev + (double)(done - done_prev) *
+	    ((double)bytes_prev / (double)done_prev);
+	return est < (double)bytes_done ? (uint64_t)est : bytes_done;
+}
+
 /* The line's text, without '\r' or padding; returns its length. */
 static size_t
 compose(char *line, size_t cap, double now)
@@ -91,7 +112,7 @@ compose(char *line, size_t cap, double now)
 	if (total > 0)
 		frac = (double)done / (double)total;
 	else if (bytes_total > 0)
-		frac = (double)bytes_done / (double)bytes_total;
+		frac = (double)bytes_read() / (double)bytes_total;
 	if (frac > 1)
 		frac = 1;
 	fmt_si(count, sizeof(count), (double)done);
@@ -101,7 +122,7 @@ compose(char *line, size_t cap, double now)
 	else
 		snprintf(when, sizeof(when), "?");
 	if (frac >= 0)
-		n = snprintf(line, cap, "psi-stream: %s  %s  %s/s  %d%%  ETA %s",
+		n = snprintf(line, cap, "psi-stream: %s  %s  %s/s  %d%%  %s left",
 		    phase, count, rate, (int)(frac * 100), when);
 	else {
 		fmt_duration(when, sizeof(when), elapsed);
@@ -113,21 +134,50 @@ compose(char *line, size_t cap, double now)
 	return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+/* Put buf + 1 (len characters; buf[0] is free) on the line. */
 static void
-draw(double now)
+put_line(char *buf, size_t len)
 {
-	char buf[1 + 2 * LINE_MAX_LEN];
-	size_t len;
-
 	buf[0] = '\r';
-	len = compose(buf + 1, LINE_MAX_LEN, now);
 	if (len < shown) {		/* cover the rest of the old line */
 		memset(buf + 1 + len, ' ', shown - len);
 		write_all(STDERR_FILENO, buf, 1 + shown);
 	} else
 		write_all(STDERR_FILENO, buf, 1 + len);
 	shown = len > shown ? len : shown;
+}
+
+static void
+draw(double now)
+{
+	char buf[1 + 2 * LINE_MAX_LEN];
+
+	put_line(buf, compose(buf + 1, LINE_MAX_LEN, now));
 	last_draw = now;
+}
+
+void
+progress_waiting(const char *addr, int attempt, double left)
+{
+	char buf[1 + 2 * LINE_MAX_LEN], when[24];
+	int n;
+
+	if (!enabled)
+		return;
+	if (attempt < 0) {	/* connected: the wait is over */
+		progress_end();
+		return;
+	}
+	fmt_duration(when, sizeof(when), left);
+	if (attempt == 0)
+		n = snprintf(buf + 1, LINE_MAX_LEN, "psi-stream: waiting for a "
+		    "peer on %s, %s left", addr, when);
+	else
+		n = snprintf(buf + 1, LINE_MAX_LEN, "psi-stream: connecting to "
+		    "%s, attempt %d, %s left", addr, attempt, when);
+	if (n < 0)
+		return;
+	put_line(buf, (size_t)n < LINE_MAX_LEN ? (size_t)n : LINE_MAX_LEN - 1);
 }
 
 void
@@ -140,7 +190,7 @@ progress_phase(const char *name, uint64_t n)
 	now = now_seconds();
 	snprintf(phase, sizeof(phase), "%s", name);
 	total = n;
-	done = bytes_done = bytes_total = 0;
+	done = bytes_done = bytes_total = bytes_prev = done_prev = 0;
 	phase_start = last_draw = now;
 	in_phase = 1;
 	if (shown)	/* a line is up: show the new phase at once */
@@ -165,6 +215,8 @@ progress_bytes(uint64_t n, uint64_t of)
 {
 	if (!enabled)
 		return;
+	bytes_prev = bytes_done;
+	done_prev = done;
 	bytes_done = n;
 	bytes_total = of;
 }

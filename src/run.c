@@ -222,8 +222,9 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
 	for (;;) {
 		if ((fd = net_accept(lfd, shown, until, peer_desc)) < 0)
 			fatal(EXIT_NET, "no %speer connected to %s within %g "
-			    "seconds (--accept-timeout)%s", refused ?
+			    "second%s (--accept-timeout)%s", refused ?
 			    "authenticated " : "", shown, ro->accept_timeout,
+			    ro->accept_timeout == 1 ? "" : "s",
 			    refused ? "; all attempts were refused" : "");
 		ch = ch_new(fd, ro->timeout, *peer_desc);
 		if (ch_try_handshake(ch, 0, auth, handshake_secs(ro), NULL, 0,

@@ -1,9 +1,11 @@
 /*
  * slowdns.c: an LD_PRELOAD library for tests/net.sh that makes the name
  * resolver hang.  getaddrinfo() of any name ending in ".slow.test" sleeps
- * for an hour (a resolver whose server never answers); every other call
- * goes to the real getaddrinfo().  Used to check that --connect-timeout
- * bounds a lookup as well as the connection.
+ * for an hour (a resolver whose server never answers); one ending in
+ * ".again.test" fails at once with EAI_AGAIN (a resolver not up yet);
+ * every other call goes to the real getaddrinfo().  Used to check that
+ * --connect-timeout bounds a lookup as well as the connection, and that a
+ * temporary lookup failure is retried where "no such name" is not.
  */
 #ifndef _GNU_SOURCE		/* configure may pass -D_GNU_SOURCE already */
 #define _GNU_SOURCE
@@ -26,6 +28,9 @@ getaddrinfo(const char *node, const char *service,
 		sleep(3600);
 		return EAI_AGAIN;
 	}
+	if (n >= 11 && strcmp(node + n - 11, ".again.test") == 0 &&
+	    (hints == NULL || !(hints->ai_flags & AI_NUMERICHOST)))
+		return EAI_AGAIN;	/* "try again later": a resolver not up */
 	if (real == NULL)
 		*(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
 	if (real == NULL)

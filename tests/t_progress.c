@@ -7,7 +7,9 @@
  * elapsed time and no percentage for an unknown one, K/M suffixes, at most
  * about 6 draws a second however often progress_set() is called, a new
  * phase replacing a shown line at once and padded over the longer old
- * one, and progress_end() erasing the line with spaces between two '\r'.
+ * one, and progress_end() erasing the line with spaces between two '\r';
+ * the time left falling as the bytes read rise; the waiting line of a
+ * listener and of a connector, drawn at once and erased when the wait ends.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -88,8 +90,9 @@ main(void)
 	progress_bytes(1, 2);
 	progress_end();
 	progress_abort();
+	progress_waiting("0.0.0.0:7000", 0, 10);
 	out = finish(&len);
-	ok(len == 0, "off: nothing written");
+	ok(len == 0, "off: nothing written, not even a waiting line");
 
 	/* auto, stderr is a file: off */
 	begin();
@@ -121,8 +124,8 @@ main(void)
 	    "on: one '\\r' line, no newline");
 	ok(strstr(out, "psi-stream: query  500  ") != NULL,
 	    "... with the phase and the count");
-	ok(strstr(out, "/s  50%  ETA 0:0") != NULL,
-	    "... the rate, the percentage and the ETA");
+	ok(strstr(out, "/s  50%  0:0") != NULL && strstr(out, " left") != NULL,
+	    "... the rate, the percentage and the time left");
 	diag("line: %s", out + 1);
 
 	/* a new phase while the line is up: redrawn at once, padded */
@@ -140,17 +143,62 @@ main(void)
 	out = finish(&len);
 	last = strrchr(out, '\r');
 	ok(last && strstr(last, "  1.23M  ") && strstr(last, "M/s  0:00") &&
-	    !strchr(last, '%') && !strstr(last, "ETA"),
-	    "unknown total: count 1.23M, a rate, elapsed time, no %% or ETA");
+	    !strchr(last, '%') && !strstr(last, "left"),
+	    "unknown total: count 1.23M, a rate, elapsed time, no %% or time left");
 	diag("line: %s", last ? last + 1 : "(none)");
+	/* progress_bytes: the first chunk counts as not read yet; then the
+	 * position inside a chunk follows the items, at the bytes per item of
+	 * the chunks before (250 bytes for 2500 items: 0.1 each) */
 	begin();
-	progress_bytes(250, 1000);
+	progress_phase("query", 0);
+	progress_bytes(250, 1000);	/* chunk 1 handed over, 0 items */
+	wait_interval();
+	progress_set(2000);
+	progress_set(2500);
+	progress_bytes(500, 1000);	/* chunk 2, after 2500 items */
 	wait_interval();
 	progress_set(2500);
+	wait_interval();
+	progress_set(3750);		/* 250 + 1250 * 0.1 = 375 bytes */
+	wait_interval();
+	progress_set(9000);		/* past the chunk: held at 500 */
+	out = finish(&len);
+	diag("lines: %s", out);
+	{
+		char *p0 = strstr(out, "  2.00K  "), *p1 = strstr(out, "  25%  "),
+		    *p2 = strstr(out, "  37%  "), *p3 = strstr(out, "  50%  ");
+		unsigned m1, s1, m2, s2;
+		ok(p0 && strstr(p0, "  0%  ") && p1 && p2 && p3 && p1 < p2 &&
+		    p2 < p3, "progress_bytes: 0%% in the first chunk, then "
+		    "25%%, 37%% (inside the chunk, from the items), 50%% at "
+		    "most (its end)");
+		ok(p2 && p3 && sscanf(p2, "  37%%  %u:%u left", &m1, &s1) == 2 &&
+		    sscanf(p3, "  50%%  %u:%u left", &m2, &s2) == 2 &&
+		    m2 * 60 + s2 <= m1 * 60 + s1,
+		    "percentage up, time left down");
+	}
+
+	/* waiting: drawn at once, erased when the wait is over */
+	begin();
+	progress_end();
+	progress_waiting("0.0.0.0:7000", 0, 581.2);
 	out = finish(&len);
 	last = strrchr(out, '\r');
-	ok(last && strstr(last, "  2.50K  ") && strstr(last, "  25%  ETA "),
-	    "progress_bytes gives the percentage when the item total is unknown");
+	ok(last && strcmp(last + 1, "psi-stream: waiting for a peer on "
+	    "0.0.0.0:7000, 9:41 left") == 0, "waiting listener: 'waiting for a peer on "
+	    "ADDR, 9:41 left', drawn at once");
+	begin();
+	progress_waiting("b.example:7000", 4, 52);
+	out = finish(&len);
+	ok(strstr(out, "psi-stream: connecting to b.example:7000, attempt 4, "
+	    "0:52 left") != NULL, "connector: 'connecting to ADDR, attempt 4, "
+	    "0:52 left'");
+	begin();
+	progress_waiting("b.example:7000", -1, 0);
+	out = finish(&len);
+	ok(len >= 3 && out[0] == '\r' && out[len - 1] == '\r' &&
+	    count_char(out, len, ' ') == (int)len - 2,
+	    "attempt -1: the waiting line is erased");
 
 	/* rate limit: call progress_set as fast as possible for 0.5 s */
 	begin();

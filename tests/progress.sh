@@ -1,0 +1,118 @@
+#!/bin/sh
+# progress.sh: the --progress line in a real terminal (tmux), as a user
+# sees it.  A listener waiting for its peer says so and counts down the
+# --accept-timeout; a connector with nobody listening counts its attempts;
+# a 50,000-record querier run from a regular file shows a percentage that
+# rises and a time left that falls.  Negative twins: the same runs with
+# standard error not a terminal print no progress line at all; from a
+# pipe (size unknown) there is no percentage.  Skipped without tmux.
+. "${SRCDIR:-.}/tests/lib.sh"
+plan 10
+
+if ! command -v tmux >/dev/null 2>&1; then
+	for i in 1 2 3 4 5 6 7 8 9 10; do skip "tmux not installed"; done
+	exit 0
+fi
+SOCK=psi-progress-$$
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null; rm -rf "$T"; kill $(jobs -p) 2>/dev/null' EXIT
+# run NAME 'COMMAND': COMMAND in a fresh 150x10 terminal, kept after exit
+run() {
+	tm new-session -d -s "$1" -x 150 -y 10 \
+	    "env XDG_CONFIG_HOME='$XDG_CONFIG_HOME' sh -c '$2'; sleep 60"
+}
+# screen NAME: the psi-stream lines of the terminal now (no warnings)
+screen() { tm capture-pane -p -t "$1" | grep '^psi-stream: ' | grep -v 'warning:'; }
+# left LINE: the seconds of "M:SS left" in LINE
+left() { echo "$1" | sed -n 's/.* \([0-9]*\):\([0-9][0-9]\) left.*/\1 \2/p' |
+    awk '{ print $1 * 60 + $2 }'; }
+# sample NAME N: the last psi-stream line of the screen every 0.1 s, at
+# most N times, until the command has printed "rc=": distinct lines
+sample() {
+	_i=0
+	while [ "$_i" -lt "$2" ]; do
+		screen "$1" | tail -1
+		tm capture-pane -p -t "$1" | grep -q '^rc=' && break
+		sleep 0.1
+		_i=$((_i + 1))
+	done | awk '$0 != prev { print; prev = $0 }'
+}
+
+# ---- a waiting listener ------------------------------------------------
+port=$(free_port)
+run wait "'$PSI' --listen 127.0.0.1:$port --insecure --accept-timeout 30 /dev/null"
+sleep 1.5
+l1=$(screen wait | tail -1)
+sleep 2.2
+l2=$(screen wait | tail -1)
+diag "listener: '$l1' then '$l2'"
+case $l1 in
+"psi-stream: waiting for a peer on 127.0.0.1:$port, 0:"[0-9][0-9]" left")
+	ok "a waiting listener says what it waits for and how long" ;;
+*) fail "a waiting listener says what it waits for and how long (got '$l1')" ;;
+esac
+a=$(left "$l1"); b=$(left "$l2")
+check "... and counts down (${a:-?} s, then ${b:-?} s)" \
+    test -n "$a" -a -n "$b" -a "${b:-0}" -lt "${a:-0}" -a "${a:-0}" -le 30
+tm kill-session -t wait
+
+"$PSI" --listen "127.0.0.1:$(free_port)" --insecure --accept-timeout 1 \
+    /dev/null >/dev/null 2>"$T/wait.err"
+check "negative twin: stderr not a terminal, no waiting line" \
+    sh -c "! grep -q 'waiting for' '$T/wait.err'"
+
+# ---- a connector retrying ----------------------------------------------
+run conn "'$PSI' --peer 127.0.0.1:$(free_port) --insecure --connect-timeout 30 /dev/null"
+sleep 2
+c1=$(screen conn | tail -1)
+diag "connector: '$c1'"
+case $c1 in
+"psi-stream: connecting to 127.0.0.1:"*", attempt "[2-9]*", 0:"[0-9][0-9]" left")
+	ok "a retrying connector counts its attempts and the time left" ;;
+*) fail "a retrying connector counts its attempts and the time left (got '$c1')" ;;
+esac
+tm kill-session -t conn
+
+# ---- 50,000 records from a regular file --------------------------------
+awk 'BEGIN { for (i = 1; i <= 50000; i++) print "user" i "@example.org" }' >"$T/q"
+awk 'BEGIN { for (i = 1; i <= 50000; i += 2) print "user" i "@example.org" }' >"$T/h"
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >"$T/h.out" 2>"$T/h.err" &
+run big "'$PSI' --peer 127.0.0.1:$port --insecure -j1 -o '$T/q.out' '$T/q'; echo rc=\$?"
+sample big 120 >"$T/big.lines"
+wait
+sed 's/^/# /' "$T/big.lines"
+grep ' query .*% .* left$' "$T/big.lines" | grep -v ' 0%  ' >"$T/pct"
+n=$(wc -l <"$T/pct")
+check "the query phase shows a percentage and a time left ($n samples)" test "$n" -ge 2
+first=$(head -1 "$T/pct"); last=$(tail -1 "$T/pct")
+p1=$(echo "$first" | sed 's/.*  \([0-9]*\)%  .*/\1/')
+p2=$(echo "$last" | sed 's/.*  \([0-9]*\)%  .*/\1/')
+check "... the percentage rises (${p1:-?}% to ${p2:-?}%)" \
+    test -n "$p1" -a -n "$p2" -a "${p2:-0}" -gt "${p1:-0}"
+a=$(left "$first"); b=$(left "$last")
+check "... the time left falls (${a:-?} s to ${b:-?} s)" \
+    test -n "$a" -a -n "$b" -a "${b:-1}" -le "${a:-0}"
+is "... and the run is right" "$(wc -l <"$T/q.out" | tr -d ' ')" 25000
+
+# From a pipe the size is unknown: no percentage (5,000 records are
+# enough for a phase that draws).
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >"$T/h2.out" 2>&1 &
+head -5000 "$T/q" >"$T/q5k"
+run pipe "cat '$T/q5k' | '$PSI' --peer 127.0.0.1:$port --insecure -j1 -o '$T/q2.out'; echo rc=\$?"
+sample pipe 60 >"$T/pipe.lines"
+wait
+n=$(grep -c ' query ' "$T/pipe.lines")
+m=$(grep -c '%' "$T/pipe.lines")
+check "negative twin: from a pipe, a query line ($n) but no percentage ($m)" \
+    test "$n" -ge 1 -a "$m" -eq 0
+
+# Not a terminal: nothing but what -q would not hide.
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >/dev/null 2>&1 &
+"$PSI" --peer "127.0.0.1:$port" --insecure -j1 -o "$T/q3.out" "$T/q5k" 2>"$T/q3.err"
+wait
+check "negative twin: stderr a file, no progress line (no \\r at all)" \
+    sh -c "! grep -q \"\$(printf '\\r')\" '$T/q3.err'"
+done_testing
