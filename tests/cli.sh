@@ -4,7 +4,7 @@
 # with no authorization configured (exit 1), and `prf` reproducing the
 # RFC 9497 vector outputs through the real binary (and refusing bad keys).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 66
+plan 68
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
@@ -31,6 +31,7 @@ port=$(free_port)
     >/dev/null 2>"$T/err"; rc=$?
 is "unreachable peer exits 3 after --connect-timeout" "$rc" 3
 check "... naming the address" grep -q "127.0.0.1:$port" "$T/err"
+check "... in the singular for 1 second" grep -q "in 1 second;" "$T/err"
 
 "$PSI" check "$T/does-not-exist" >/dev/null 2>"$T/err"; rc=$?
 is "unreadable input exits 2" "$rc" 2
@@ -153,6 +154,7 @@ check "... naming the file" grep -q "nosuch-input" "$T/err"
 "$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 1 \
     "$T/in2" >/dev/null 2>"$T/err"; rc=$?
 is "negative twin: a listener with its input waits, then exits 3" "$rc" 3
+check "... 'within 1 second', not '1 seconds'" grep -q "within 1 second (" "$T/err"
 "$PSI" --peer "127.0.0.1:$port" --insecure --connect-timeout 30 \
     -o /nonexistent/dir/x "$T/in2" >/dev/null 2>"$T/err"; rc=$?
 is "querier -o /nonexistent/dir/x: exit 2 before connecting" "$rc" 2
