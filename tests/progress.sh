@@ -9,12 +9,17 @@
 . "${SRCDIR:-.}/tests/lib.sh"
 plan 10
 
-if ! command -v tmux >/dev/null 2>&1; then
-	for i in 1 2 3 4 5 6 7 8 9 10; do skip "tmux not installed"; done
-	exit 0
-fi
 SOCK=psi-progress-$$
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+# One idle session for the whole test: the server then outlives the
+# sessions below (a server whose last session ends exits, and a session
+# started at that moment can be lost with it).
+if ! command -v tmux >/dev/null 2>&1 ||
+    ! tm new-session -d -s keep -x 80 -y 5 "sleep 600" 2>"$T/tmux.err"; then
+	sed 's/^/# /' "$T/tmux.err" 2>/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do skip "no tmux, or it cannot start"; done
+	exit 0
+fi
 trap 'tm kill-server 2>/dev/null; rm -rf "$T"; kill $(jobs -p) 2>/dev/null' EXIT
 # run NAME 'COMMAND': COMMAND in a fresh 150x10 terminal, kept after exit
 run() {
@@ -77,7 +82,8 @@ tm kill-session -t conn
 awk 'BEGIN { for (i = 1; i <= 50000; i++) print "user" i "@example.org" }' >"$T/q"
 awk 'BEGIN { for (i = 1; i <= 50000; i += 2) print "user" i "@example.org" }' >"$T/h"
 port=$(free_port)
-"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >"$T/h.out" 2>"$T/h.err" &
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q "$T/h" \
+    >"$T/h.out" 2>"$T/h.err" &
 run big "'$PSI' --peer 127.0.0.1:$port --insecure -j1 -o '$T/q.out' '$T/q'; echo rc=\$?"
 sample big 120 >"$T/big.lines"
 wait
@@ -98,7 +104,8 @@ is "... and the run is right" "$(wc -l <"$T/q.out" | tr -d ' ')" 25000
 # From a pipe the size is unknown: no percentage (5,000 records are
 # enough for a phase that draws).
 port=$(free_port)
-"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >"$T/h2.out" 2>&1 &
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q "$T/h" \
+    >"$T/h2.out" 2>&1 &
 head -5000 "$T/q" >"$T/q5k"
 run pipe "cat '$T/q5k' | '$PSI' --peer 127.0.0.1:$port --insecure -j1 -o '$T/q2.out'; echo rc=\$?"
 sample pipe 60 >"$T/pipe.lines"
@@ -110,7 +117,8 @@ check "negative twin: from a pipe, a query line ($n) but no percentage ($m)" \
 
 # Not a terminal: nothing but what -q would not hide.
 port=$(free_port)
-"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/h" >/dev/null 2>&1 &
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q "$T/h" \
+    >/dev/null 2>&1 &
 "$PSI" --peer "127.0.0.1:$port" --insecure -j1 -o "$T/q3.out" "$T/q5k" 2>"$T/q3.err"
 wait
 check "negative twin: stderr a file, no progress line (no \\r at all)" \
