@@ -162,16 +162,12 @@ static void __attribute__((noreturn))
 peer_error(struct channel *ch, size_t n)
 {
 	int st = n >= 1 ? ch->plain[1] : EXIT_PEER;
-	int len = n > 1 ? (int)(n - 1) : 0;
+	size_t len = n > 1 ? n - 1 : 0;
 	char msg[512];
 
-	if (len > (int)sizeof(msg) - 1)
-		len = sizeof(msg) - 1;
-	memcpy(msg, ch->plain + 2, (size_t)len);
-	msg[len] = '\0';
-	for (int i = 0; i < len; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
-			msg[i] = '?';	/* no terminal escapes */
+	if (len > 400)		/* what ch_send_error sends at most */
+		len = 400;
+	safe_text(msg, sizeof(msg), ch->plain + 2, len);	/* no escapes */
 	ch->peer_gone = 1;
 	if (st == EXIT_AUTH)
 		fatal(EXIT_AUTH, "peer %s refused us: %s", ch->peer, msg);
@@ -468,7 +464,7 @@ void
 ch_send(struct channel *ch, int type, const void *payload, size_t len)
 {
 	if (len > CH_MAX_PAYLOAD)
-		fatal(EXIT_PROTO, "internal: frame of %zu bytes", len);
+		bug("frame of %zu bytes", len);
 	pthread_mutex_lock(&ch->send_lock);
 	ch->plain[0] = (uint8_t)type;
 	if (len)

@@ -175,7 +175,7 @@ count_querier_start(struct engine_ctx *ctx)
 
 	oprf_random_scalar(r);
 	if (crypto_core_ristretto255_scalar_invert(rinv, r) != 0)
-		fatal(EXIT_IO, "internal: blinding scalar not invertible");
+		bug("blinding scalar not invertible");
 	/* 1. blind everything with r, drop duplicates by sorting */
 	cbatch_init(&b, r, 0);
 	while (own_batch(ctx, &b) > 0)

@@ -60,7 +60,7 @@ flush(struct digest_writer *w, int all)
 		len = gcs_encode(w->frame, CH_MAX_PAYLOAD, w->vals, w->n, w->t,
 		    k, w->base, &used);
 		if (len == 0 || used == 0)
-			fatal(EXIT_PROTO, "internal: a value does not fit a "
+			bug("a value does not fit a "
 			    "GCS chunk");
 		ch_send(w->ch, w->type, w->frame, len);
 		w->bytes += len;

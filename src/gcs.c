@@ -75,7 +75,7 @@ gcs_truncate(const uint8_t prf_out[64], unsigned t)
 	int i;
 
 	if (t < 1 || t > 128)
-		fatal(EXIT_PROTO, "internal error: gcs_truncate: t = %u", t);
+		bug("gcs_truncate: t = %u", t);
 	for (i = 0; i < 16; i++)
 		v = (v << 8) | prf_out[i];
 	return t == 128 ? v : v >> (128 - t);
@@ -177,10 +177,10 @@ gcs_encode(uint8_t *out, size_t out_cap, const u128 *vals, size_t n,
 	size_t i;
 
 	if (t < 1 || t > 128 || k >= t)
-		fatal(EXIT_PROTO, "internal error: gcs_encode: t %u, k %u", t, k);
+		bug("gcs_encode: t %u, k %u", t, k);
 	lim = t == 128 ? ~(u128)0 : ((u128)1 << t) - 1;	/* largest value */
 	if (base > lim)
-		fatal(EXIT_PROTO, "internal error: gcs_encode: base >= 2^t");
+		bug("gcs_encode: base >= 2^t");
 	*used = 0;
 	if (n == 0 || out_cap <= GCS_HEADER)
 		return 0;
@@ -196,7 +196,7 @@ gcs_encode(uint8_t *out, size_t out_cap, const u128 *vals, size_t n,
 	prev = base;
 	for (i = 0; i < n; i++) {
 		if (vals[i] < prev || vals[i] > lim)
-			fatal(EXIT_PROTO, "internal error: gcs_encode: value "
+			bug("gcs_encode: value "
 			    "%zu unsorted or >= 2^t", i);
 		d = vals[i] - prev;
 		/* Does q + 1 + k fit?  Test q first: q + 1 may wrap. */

@@ -359,12 +359,13 @@ help(const struct command *cmd)
 		print_synopsis(f, "usage: ", cmd);
 	fprintf(f, "\n%s\n", cmd->what);
 	print_options(f, full ? C_ALL : cmd->bit);
-	if (full)
-		fprintf(f, "\n"
-"Exit status: 0 success, 1 usage or configuration, 2 local I/O, 3 network,\n"
-"4 authentication, 5 incompatible peer or protocol violation, 6 the peer\n"
-"failed, 128+N killed by signal N.  See psi-stream(1).\n");
-	else
+	if (full) {
+		fprintf(f, "\nExit status:\n");
+		for (int i = 0; exit_meanings[i].status >= 0; i++)
+			fprintf(f, "  %-3d %s\n", exit_meanings[i].status,
+			    exit_meanings[i].meaning);
+		fprintf(f, "  128+N killed by signal N\nSee psi-stream(1).\n");
+	} else
 		fprintf(f, "\nSee psi-stream --help and psi-stream(1).\n");
 	if (fflush(f) != 0 || ferror(f))
 		fatal_errno(EXIT_IO, "cannot write the help");

@@ -157,12 +157,9 @@ params_compare(const struct params *us, const struct params *them, char *err,
 	}
 	if (them->context_len != strlen(us->context) ||
 	    memcmp(them->context, us->context, them->context_len) != 0) {
-		/* shown with control characters masked: no terminal escapes */
-		char ctx[sizeof(them->context)];
-		for (size_t i = 0; i <= them->context_len; i++)
-			ctx[i] = (unsigned char)them->context[i] < 0x20 ||
-			    them->context[i] == 0x7f ? '?' : them->context[i];
-		ctx[them->context_len] = '\0';
+		/* shown escaped: no terminal escapes, C1 or bidi controls */
+		char ctx[4 * sizeof(them->context) + 1];
+		safe_text(ctx, sizeof(ctx), them->context, them->context_len);
 		snprintf(err, errlen, "peer uses --context '%s', we use '%s'",
 		    ctx, us->context);
 		return -1;

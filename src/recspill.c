@@ -88,7 +88,7 @@ recspill_add(struct recspill *rs, const uint8_t *data, size_t len)
 	size_t hlen, n;
 
 	if (rs->reading)
-		fatal(EXIT_IO, "internal error: recspill_add after rewind");
+		bug("recspill_add after rewind");
 	rs->count++;
 	if (len > rs->maxlen)
 		rs->maxlen = len;
@@ -175,7 +175,7 @@ recspill_next(struct recspill *rs, const uint8_t **data, size_t *len)
 	free(rs->big);
 	rs->big = NULL;
 	if (!rs->reading)
-		fatal(EXIT_IO, "internal error: recspill_next before rewind");
+		bug("recspill_next before rewind");
 	if (rs->p == rs->pe && !rs_load(rs)) {
 		if (rs->nread != rs->count)
 			sf_corrupt(rs->dir);

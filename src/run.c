@@ -78,8 +78,12 @@ run_on_fatal(int status, const char *msg)
 {
 	struct channel *ch = atomic_load(&the_channel);
 
-	if (status != EXIT_NET && status != EXIT_PEER && ch)
-		ch_send_error(ch, status, msg);
+	const char *told = exit_told(status);
+
+	/* the peer gets the class of the failure only: the details (paths,
+	 * record numbers, errno text) stay in our message and --stats */
+	if (told != NULL && ch)
+		ch_send_error(ch, status, told);
 	if (stats_path) {
 		fill_wire_stats();
 		stats_set_error(msg);

@@ -192,7 +192,7 @@ void
 xsort_full(struct xsort *xs)
 {
 	if (xs->state != XS_ADD)
-		fatal(EXIT_IO, "internal error: %s_add after %s_finish",
+		bug("%s_add after %s_finish",
 		    xs->kind->name, xs->kind->name);
 	if (xs->buf == NULL) {
 		xs->buf = sf_map_alloc(buf_len(xs));
@@ -287,7 +287,7 @@ xsort_finish(struct xsort *xs)
 	const char *name = xs->kind->name;
 
 	if (xs->state != XS_ADD)
-		fatal(EXIT_IO, "internal error: %s_finish called twice", name);
+		bug("%s_finish called twice", name);
 	xs->cap = 0;
 	if (xs->nspilled == 0) {
 		if (xs->n > 0)
@@ -314,7 +314,7 @@ xsort_finish(struct xsort *xs)
 void
 xsort_not_finished(const struct xsort *xs)
 {
-	fatal(EXIT_IO, "internal error: %s_next before %s_finish",
+	bug("%s_next before %s_finish",
 	    xs->kind->name, xs->kind->name);
 }
 

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static time_t	wall_start;
 static int	started;
 static char	error_msg[ERR_MAX];
 static char	tmp_name[PATH_MAX];	/* non-empty while a temp file exists */
-static int	writing;
+static atomic_int writing;
 
 void
 stats_start(void)
@@ -216,20 +217,6 @@ jtime(struct jbuf *b, time_t t)
 	jprintf(b, "\"%s\"", s);
 }
 
-static const char *
-status_reason(int status)
-{
-	switch (status) {
-	case EXIT_USAGE:	return "usage or configuration error";
-	case EXIT_IO:		return "local I/O error";
-	case EXIT_NET:		return "network error";
-	case EXIT_AUTH:		return "authentication failed";
-	case EXIT_PROTO:	return "incompatible peer or protocol violation";
-	case EXIT_PEER:		return "the peer reported an error";
-	default:		return status > 128 ? "killed by a signal" : "error";
-	}
-}
-
 static uint64_t
 peak_rss(void)
 {
@@ -265,7 +252,7 @@ build(struct jbuf *b, int status)
 	jprintf(b, ",\n  \"exit_status\": %d,\n", status);
 	if (status != 0) {
 		jput(b, "  \"error\": ", 11);
-		jstr(b, error_msg[0] ? error_msg : status_reason(status));
+		jstr(b, error_msg[0] ? error_msg : exit_meaning(status));
 		jput(b, ",\n", 2);
 	}
 	jput(b, "  \"started\": ", 13);
@@ -374,9 +361,8 @@ stats_write(const char *path, int exit_status)
 	struct jbuf b = { text, 0, sizeof(text), 0 };
 	int rc;
 
-	if (path == NULL || writing)
-		return -1;
-	writing = 1;
+	if (path == NULL || atomic_exchange(&writing, 1))
+		return -1;	/* never twice at once (run.c also makes sure) */
 	build(&b, exit_status);
 	if (b.overflow)
 		rc = warn_write("statistics too large for", path, EOVERFLOW);

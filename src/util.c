@@ -102,6 +102,87 @@ fatal(int status, const char *fmt, ...)
 }
 
 void
+bug(const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatal(EXIT_BUG, "internal error: %s", msg);
+}
+
+const struct exit_meaning exit_meanings[] = {
+	{ EXIT_OK,	"success", NULL },
+	{ EXIT_USAGE,	"usage or configuration error", "configuration error" },
+	{ EXIT_IO,	"local I/O error", "local I/O error" },
+	{ EXIT_NET,	"network error", NULL },
+	{ EXIT_AUTH,	"authentication failed", "authentication failed" },
+	{ EXIT_PROTO,	"incompatible peer or protocol violation",
+			"incompatible peer or protocol violation" },
+	{ EXIT_PEER,	"the peer reported an error", NULL },
+	{ EXIT_BUG,	"internal error", "internal error" },
+	{ -1, NULL, NULL }
+};
+
+static const struct exit_meaning *
+find_exit(int status)
+{
+	for (int i = 0; exit_meanings[i].status >= 0; i++)
+		if (exit_meanings[i].status == status)
+			return &exit_meanings[i];
+	return NULL;
+}
+
+const char *
+exit_meaning(int status)
+{
+	const struct exit_meaning *e = find_exit(status);
+
+	if (e)
+		return e->meaning;
+	return status > 128 ? "killed by a signal" : "error";
+}
+
+const char *
+exit_told(int status)
+{
+	const struct exit_meaning *e = find_exit(status);
+
+	if (e)
+		return e->told;
+	return status > 128 ? "interrupted" : "error";
+}
+
+size_t
+safe_text(char *out, size_t cap, const void *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *s = in;
+	size_t n = 0;
+
+	if (cap == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+			if (n + 1 >= cap)
+				break;
+			out[n++] = (char)s[i];
+			continue;
+		}
+		if (n + 4 >= cap)
+			break;
+		out[n++] = '\\';
+		out[n++] = 'x';
+		out[n++] = digits[s[i] >> 4];
+		out[n++] = digits[s[i] & 15];
+	}
+	out[n] = '\0';
+	return n;
+}
+
+void
 fatal_errno(int status, const char *fmt, ...)
 {
 	va_list ap;

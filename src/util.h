@@ -19,8 +19,28 @@ enum {
 	EXIT_NET = 3,		/* cannot bind/connect, timeout, connection lost */
 	EXIT_AUTH = 4,		/* authentication failed */
 	EXIT_PROTO = 5,		/* incompatible peer or protocol violation */
-	EXIT_PEER = 6		/* the peer reported an error and aborted */
+	EXIT_PEER = 6,		/* the peer reported an error and aborted */
+	EXIT_BUG = 7		/* internal error: a bug in psi-stream (bug()) */
 };
+
+/*
+ * The one table of exit statuses (util.c): what each means, as --help,
+ * the --stats "error" default and the man page's EXIT STATUS say it
+ * (tests/man.sh checks the page against it), and the fixed, class-level
+ * reason an ERROR frame tells the peer: never a path, a record number or
+ * errno text, and nothing at all for 3 and 6 (the peer is gone or knows).
+ * The last entry has status -1.
+ */
+struct exit_meaning {
+	int		 status;
+	const char	*meaning;	/* "local I/O error" */
+	const char	*told;		/* to the peer; NULL: nothing is sent */
+};
+extern const struct exit_meaning exit_meanings[];
+/* The meaning of a status ("killed by a signal" above 128). */
+const char *exit_meaning(int status);
+/* What the peer is told about it, NULL if nothing. */
+const char *exit_told(int status);
 
 extern int verbosity;		/* 0 quiet, 1 default, 2+ verbose */
 
@@ -38,6 +58,9 @@ void	fatal_claim_end(void);
 /* "psi-stream: <msg>" on stderr, then exit(status).  Never returns. */
 void	fatal(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
+/* An internal error, a bug: "internal error: <msg>", exit EXIT_BUG. */
+void	bug(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
 /* Same, with ": strerror(errno)" appended. */
 void	fatal_errno(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
@@ -63,6 +86,12 @@ int	parse_uint(const char *, uint64_t lo, uint64_t hi, uint64_t *);
 
 /* Write all of buf to fd, retrying on EINTR and short writes.  0 or -1. */
 int	write_all(int fd, const void *buf, size_t len);
+
+/* Text from a peer or a file, for a terminal: printable ASCII as is,
+ * every other byte (controls, DEL, all of UTF-8, so no C1 or bidi
+ * controls either) and '\\' as \xNN.  out gets at most cap - 1
+ * characters and a NUL; an escape is never cut.  Returns strlen(out). */
+size_t	safe_text(char *out, size_t cap, const void *in, size_t len);
 
 void	hex_encode(char *out, const uint8_t *in, size_t len);	/* out: 2*len+1 */
 int	hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen);

@@ -10,7 +10,7 @@
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 50
+plan 54
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
@@ -188,6 +188,24 @@ check "... saying the key changed" grep -qi 'changed' "$T/fake2.c.err"
 is "... known_peers holds bob's key only" \
     "$(grep -c . "$kp" 2>/dev/null) $(cut -d' ' -f3 "$kp" 2>/dev/null)" "1 $bobkey"
 rm -f "$kp"
+
+# Nothing local crosses to the peer: a holder whose input has a bad record
+# tells the querier the class of its failure only; the path and the
+# record number stay in its own message and --stats.
+mkdir -p "$T/secret-project"
+{ echo a; echo b; head -c 70000 /dev/zero | tr '\0' x; echo; echo c; } \
+    >"$T/secret-project/customers.txt"
+pair bad "--insecure -q --stats $T/bad.json $T/secret-project/customers.txt" \
+    "--insecure -q $T/a"
+is "a holder with a bad record: it exits 2, the querier 6" "$L_RC $C_RC" "2 6"
+check "... the holder names its file and record" \
+    grep -q "secret-project/customers.txt: record 3: key longer" "$T/bad.l.err"
+check "... and so does its --stats" \
+    grep -q '"error": ".*customers.txt: record 3' "$T/bad.json"
+check "... the querier hears 'local I/O error' and no path or record number" \
+    sh -c "grep -q 'failed: local I/O error\$' '$T/bad.c.err' &&
+	! grep -Eq 'secret|customers|record' '$T/bad.c.err' ||
+	{ sed 's/^/# /' '$T/bad.c.err'; false; }"
 
 # Session parameters must agree.
 pair norm "--insecure -q --ignore-case $T/b" "--insecure -q $T/a"

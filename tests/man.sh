@@ -10,7 +10,7 @@
 # on a doctored copy of the page (one option gone, one status gone, one
 # lint warning added).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 13
+plan 14
 
 MAN=$SRCDIR/man/psi-stream.1
 SRC=$SRCDIR/src
@@ -50,6 +50,12 @@ grep -oh 'EXIT_[A-Z_]*' "$SRC"/*.c | sort -u >"$T/names"
 	grep -qE '128 *\+' "$SRC"/*.c && echo '128+'
 } | sort -u >"$T/codes"
 
+# The statuses in util.c's exit table, the one --help and --stats use.
+sed -n 's/^[[:space:]]*{ *\(EXIT_[A-Z_]*\),.*/\1/p' "$SRC/util.c" |
+while read -r name; do
+	awk -v n="$name" '$1 == n { print $2 }' "$T/enum"
+done | sort -u >"$T/table"
+
 # missing_statuses PAGE: statuses the code produces that PAGE lacks.
 missing_statuses() {
 	documented_statuses "$1" >"$T/doc"
@@ -80,6 +86,9 @@ is "every exit status the code produces is under EXIT STATUS" "$missing" ""
 documented_statuses "$MAN" >"$T/doc"
 stale=$(comm -13 "$T/codes" "$T/doc" | tr '\n' ' ')
 is "every status under EXIT STATUS is one the code produces" "$stale" ""
+
+is "util.c's exit table has every numbered status under EXIT STATUS" \
+    "$(tr '\n' ' ' <"$T/table")" "$(grep -E '^[0-9]+$' "$T/doc" | sort -u | tr '\n' ' ')"
 
 gone=$(grep -E '^[0-9]+$' "$T/codes" | sort -n | tail -1)
 awk -v s="$gone" '/^\.Sh / { in_es = ($0 == ".Sh EXIT STATUS") }
