@@ -298,8 +298,9 @@ if [ -n "$TMPDIR_OPT" ] && [ "$(id -u)" -eq 0 ] &&
 	    "$L_RC $C_RC" "2 6"
 	check "... the holder names the directory" \
 	    grep -q "temporary file in $FULL" "$D/l.err"
-	check "... the querier repeats the holder's reason" \
-	    grep -q "failed: cannot write temporary file" "$D/c.err"
+	check "... the querier hears the class of the holder's failure only" \
+	    sh -c "grep -q 'failed: local I/O error' '$D/c.err' &&
+		! grep -q '$FULL' '$D/c.err'"
 	nothing_left "full --tmpdir"
 	is "... nothing left in the full --tmpdir" "$(ls -A "$FULL")" ""
 	stats_say "full --tmpdir" 2 6

@@ -466,7 +466,7 @@ encode_dies(const u128 *vals, size_t n, unsigned t, unsigned k, u128 base)
 	}
 	if (waitpid(pid, &st, 0) != pid)
 		return 0;
-	return WIFEXITED(st) && WEXITSTATUS(st) == EXIT_PROTO;
+	return WIFEXITED(st) && WEXITSTATUS(st) == EXIT_BUG;
 }
 
 /* The encoder's input is our own: a bad one is a bug and stops the run. */
@@ -477,16 +477,16 @@ test_encode_misuse(void)
 
 	ok(!encode_dies(v, 3, 8, 2, 0), "valid input: encoder returns");
 	v[1] = 5;
-	ok(encode_dies(v, 3, 8, 2, 0), "unsorted values: encoder exits 5");
+	ok(encode_dies(v, 3, 8, 2, 0), "unsorted values: encoder exits 7 (a bug)");
 	v[1] = 20;
-	ok(encode_dies(v, 3, 8, 2, 11), "value below base: encoder exits 5");
+	ok(encode_dies(v, 3, 8, 2, 11), "value below base: encoder exits 7 (a bug)");
 	v[2] = 256;
-	ok(encode_dies(v, 3, 8, 2, 0), "value >= 2^t: encoder exits 5");
+	ok(encode_dies(v, 3, 8, 2, 0), "value >= 2^t: encoder exits 7 (a bug)");
 	v[2] = 30;
-	ok(encode_dies(v, 3, 8, 8, 0), "k = t: encoder exits 5");
-	ok(encode_dies(v, 3, 0, 0, 0), "t = 0: encoder exits 5");
-	ok(encode_dies(v, 3, 129, 2, 0), "t = 129: encoder exits 5");
-	ok(encode_dies(v, 3, 8, 2, 256), "base >= 2^t: encoder exits 5");
+	ok(encode_dies(v, 3, 8, 8, 0), "k = t: encoder exits 7 (a bug)");
+	ok(encode_dies(v, 3, 0, 0, 0), "t = 0: encoder exits 7 (a bug)");
+	ok(encode_dies(v, 3, 129, 2, 0), "t = 129: encoder exits 7 (a bug)");
+	ok(encode_dies(v, 3, 8, 2, 256), "base >= 2^t: encoder exits 7 (a bug)");
 }
 
 /* More values than one chunk may hold: the encoder stops at the limit. */
