@@ -30,7 +30,7 @@
 #include "stats.h"
 #include "util.h"
 
-struct cbatch {
+struct mul_batch {
 	size_t		 n;		/* elements in `in` */
 	const uint8_t	*scalar;	/* r, r^-1 (querier) or k (holder) */
 	struct key_batch *kb;		/* own keys */
@@ -57,7 +57,7 @@ count_value(const uint8_t elem[32])
 static int
 job_hash_mul(void *arg, size_t lo, size_t hi)
 {
-	struct cbatch *b = arg;
+	struct mul_batch *b = arg;
 	uint8_t p[32];
 
 	for (size_t i = lo; i < hi; i++) {
@@ -77,7 +77,7 @@ job_hash_mul(void *arg, size_t lo, size_t hi)
 static int
 job_mul(void *arg, size_t lo, size_t hi)
 {
-	struct cbatch *b = arg;
+	struct mul_batch *b = arg;
 
 	for (size_t i = lo; i < hi; i++) {
 		if (crypto_scalarmult_ristretto255(b->elem + 32 * i, b->scalar,
@@ -90,7 +90,7 @@ job_mul(void *arg, size_t lo, size_t hi)
 }
 
 static void
-cbatch_init(struct cbatch *b, const uint8_t *scalar, int values)
+cbatch_init(struct mul_batch *b, const uint8_t *scalar, int values)
 {
 	memset(b, 0, sizeof(*b));
 	b->scalar = scalar;
@@ -100,7 +100,7 @@ cbatch_init(struct cbatch *b, const uint8_t *scalar, int values)
 }
 
 static void
-cbatch_free(struct cbatch *b)
+cbatch_free(struct mul_batch *b)
 {
 	kb_free(b->kb);
 	free(b->elem);
@@ -109,7 +109,7 @@ cbatch_free(struct cbatch *b)
 
 /* Hash and multiply the next batch of our keys; 0 at the end. */
 static size_t
-own_batch(struct engine_ctx *ctx, struct cbatch *b)
+own_batch(struct engine_ctx *ctx, struct mul_batch *b)
 {
 	if ((b->n = ctx->next_keys(ctx->sess, b->kb, DH_CHUNK)) == 0)
 		return 0;
@@ -120,7 +120,7 @@ own_batch(struct engine_ctx *ctx, struct cbatch *b)
 
 /* Multiply n peer elements at in; exit 5 if one is invalid. */
 static void
-peer_batch(struct engine_ctx *ctx, struct cbatch *b, const uint8_t *in,
+peer_batch(struct engine_ctx *ctx, struct mul_batch *b, const uint8_t *in,
     size_t n)
 {
 	b->n = n;
@@ -130,7 +130,7 @@ peer_batch(struct engine_ctx *ctx, struct cbatch *b, const uint8_t *in,
 }
 
 static void
-emit_batch(struct engine_ctx *ctx, const struct cbatch *b)
+emit_batch(struct engine_ctx *ctx, const struct mul_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++)
 		ctx->emit(ctx->sess, b->val[i], 0);
@@ -169,7 +169,7 @@ count_querier_start(struct engine_ctx *ctx)
 {
 	uint8_t *r = xsodium_malloc(32), *rinv = xsodium_malloc(32);
 	struct esort *es = esort_new(ctx->tmpdir, ctx->mem);
-	struct cbatch b;
+	struct mul_batch b;
 	uint64_t nq, got = 0;
 	int type;
 
@@ -232,7 +232,7 @@ count_holder_start(struct engine_ctx *ctx)
 {
 	uint8_t *sk = xsodium_malloc(32);
 	struct esort *es = esort_new(ctx->tmpdir, ctx->mem);
-	struct cbatch own, q;
+	struct mul_batch own, q;
 	uint64_t nq = 0;
 	int qdone = 0, own_done = 0, type;
 

@@ -208,22 +208,35 @@ oprf_blind_evaluate(uint8_t evaluated[OPRF_ELEM],
 	return 0;
 }
 
+/* out = the final hash of x and scalar * point (which must not come out
+ * as the identity); the product is wiped. */
+static int
+mul_finalize(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
+    const uint8_t scalar[OPRF_SCALAR], const uint8_t point[OPRF_ELEM])
+{
+	uint8_t n[OPRF_ELEM];
+	int rv = -1;
+
+	if (crypto_scalarmult_ristretto255(n, scalar, point) == 0) {
+		oprf_finalize_hash(out, x, len, n);
+		rv = 0;
+	}
+	sodium_memzero(n, sizeof(n));
+	return rv;
+}
+
 int
 oprf_finalize(uint8_t out[OPRF_OUT], const uint8_t *x, size_t len,
     const uint8_t blind[OPRF_SCALAR], const uint8_t evaluated[OPRF_ELEM])
 {
-	uint8_t inv[OPRF_SCALAR], n[OPRF_ELEM];
+	uint8_t inv[OPRF_SCALAR];
 	int rv = -1;
 
 	if (len > OPRF_MAX_INPUT)
 		return -1;
-	if (crypto_core_ristretto255_scalar_invert(inv, blind) == 0 &&
-	    crypto_scalarmult_ristretto255(n, inv, evaluated) == 0) {
-		oprf_finalize_hash(out, x, len, n);
-		rv = 0;
-	}
+	if (crypto_core_ristretto255_scalar_invert(inv, blind) == 0)
+		rv = mul_finalize(out, x, len, inv, evaluated);
 	sodium_memzero(inv, sizeof(inv));
-	sodium_memzero(n, sizeof(n));
 	return rv;
 }
 
@@ -271,18 +284,14 @@ int
 oprf_evaluate(uint8_t out[OPRF_OUT], const uint8_t sk[OPRF_SCALAR],
     const uint8_t *x, size_t len)
 {
-	uint8_t p[OPRF_ELEM], n[OPRF_ELEM];
-	int rv = -1;
+	uint8_t p[OPRF_ELEM];
+	int rv;
 
 	if (oprf_hash_to_group(p, x, len) != 0)
 		return -1;
 	/* Refuses an identity result: a zero key or HashToGroup(x) = 1. */
-	if (crypto_scalarmult_ristretto255(n, sk, p) == 0) {
-		oprf_finalize_hash(out, x, len, n);
-		rv = 0;
-	}
+	rv = mul_finalize(out, x, len, sk, p);
 	sodium_memzero(p, sizeof(p));
-	sodium_memzero(n, sizeof(n));
 	return rv;
 }
 
