@@ -7,6 +7,10 @@
  * renames that over FILE.  Where O_TMPFILE or /proc is missing, the file
  * is named from the start, and only a SIGKILL can leave it behind.
  *
+ * An existing -o that is neither a regular file nor a directory (/dev/null,
+ * a FIFO) is opened and written as it is: renaming over it would replace
+ * the device.
+ *
  * Only one output is open per process, so the temporary file's name is kept
  * in a static buffer that output_abort() can unlink from a signal handler
  * or the fatal hook without allocating.
@@ -32,6 +36,7 @@ struct output {
 	int	 fd;
 	char	*path;		/* final name, NULL for stdout */
 	int	 unnamed;	/* fd is an O_TMPFILE: link it in at commit */
+	int	 direct;	/* fd is path itself: a device or a FIFO */
 	char	 term;
 	uint8_t	*buf;
 	size_t	 used;
@@ -67,6 +72,17 @@ output_open(const char *path, char term)
 	o->buf = xmalloc(OUTBUF);
 	if (path == NULL || strcmp(path, "-") == 0) {
 		o->fd = STDOUT_FILENO;
+		return o;
+	}
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISDIR(st.st_mode)) {
+		/* -o /dev/null, a FIFO: written as it is.  A rename over it
+		 * would replace the device with a file (as root, for all). */
+		if ((o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+			fatal_errno(EXIT_IO, "cannot open %s", path);
+		o->path = xstrdup(path);
+		o->direct = 1;
 		return o;
 	}
 	const char *slash = strrchr(path, '/');
@@ -155,7 +171,9 @@ void
 output_commit(struct output *o)
 {
 	flush_buf(o);
-	if (o->path != NULL) {
+	if (o->direct && close(o->fd) < 0)
+		fatal_errno(EXIT_IO, "cannot write %s", o->path);
+	if (o->path != NULL && !o->direct) {
 		if (fsync(o->fd) < 0)
 			fatal_errno(EXIT_IO, "cannot write %s", o->path);
 		if (o->unnamed)

@@ -319,7 +319,22 @@ write_atomically(const char *path, const char *text, size_t len)
 {
 	const char *slash = strrchr(path, '/');
 	int dirlen = slash ? (int)(slash - path + 1) : 0, fd, err;
+	struct stat st;
 
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISDIR(st.st_mode)) {
+		/* --stats /dev/null, a FIFO: written in place; a rename
+		 * would replace the device with a file */
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+		    write_all(fd, text, len) < 0) {
+			err = errno;
+			if (fd >= 0)
+				close(fd);
+			return warn_write("cannot write", path, err);
+		}
+		close(fd);
+		return 0;
+	}
 	if (snprintf(tmp_name, sizeof(tmp_name), "%.*s.%s.XXXXXX", dirlen,
 	    path, slash ? slash + 1 : path) >= (int)sizeof(tmp_name)) {
 		tmp_name[0] = '\0';

@@ -4,7 +4,7 @@
 # with no authorization configured (exit 1), and `prf` reproducing the
 # RFC 9497 vector outputs through the real binary (and refusing bad keys).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 68
+plan 73
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
@@ -179,6 +179,23 @@ is "pre-flight reads the format: a gzip input exits 2 before connecting" \
     --stats "$T/st.json" "$T/nosuch-input" >/dev/null 2>"$T/err"
 check "a pre-flight failure still writes --stats with the error" \
     grep -q '"error": "cannot open .*nosuch-input' "$T/st.json"
+
+# -o and --stats on a device or FIFO (-o /dev/null) write to it in place:
+# the atomic rename would replace the device with a file (as root, the
+# machine's /dev/null).  A FIFO stands in for the device here.
+printf 'k1\nk2\nk3\n' >"$T/fa"; printf 'k2\nk3\nk4\n' >"$T/fb"
+mkfifo "$T/ofifo" "$T/sfifo"
+cat "$T/ofifo" >"$T/ofifo.got" & cat "$T/sfifo" >"$T/sfifo.got" &
+pair fifo "-q --insecure --accept-timeout 30 $T/fb" \
+    "-q --insecure -o $T/ofifo --stats $T/sfifo $T/fa"
+wait
+is "-o FIFO --stats FIFO: both sides exit 0" "$C_RC $L_RC" "0 0"
+check "... the FIFOs are still FIFOs" test -p "$T/ofifo" -a -p "$T/sfifo"
+is "... the matches went through the FIFO" "$(cat "$T/ofifo.got" | tr '\n' ' ')" "k2 k3 "
+check "... and so did the summary" grep -q '"exit_status": 0' "$T/sfifo.got"
+pair reg "-q --insecure --accept-timeout 30 $T/fb" "-q --insecure -o $T/oreg $T/fa"
+check "negative twin: -o FILE is a regular file, replaced whole" \
+    test -f "$T/oreg" -a "$(cat "$T/oreg" | wc -l)" -eq 2
 
 # The man page's .Os names this program and version (an empty .Os makes
 # groff print "BSD" in the footer).
