@@ -58,12 +58,14 @@
  *   session: input done, sorts its values (sorter_finish)
  *   role->finish(ctx)       ->    last frames before the digest; sets
  *                                 ctx->peer_keys (holder: may set it in
- *                                 start already)
- *   session: checks peer_keys against max_peer_keys (exit 5), computes t,
- *            sends or merges the digest
+ *                                 start already) and ctx->own_keys, the
+ *                                 count it announced for us (nQ or nH)
+ *   session: checks peer_keys against max_peer_keys (exit 5), computes t
+ *            from own_keys and peer_keys, sends or merges the digest
  *   role->end(ctx)          ->    count-only only (NULL otherwise): the
  *                                 querier reports ctx->count, the holder
- *                                 receives it into ctx->count
+ *                                 receives it into ctx->count and checks
+ *                                 it against ctx->digest_values
  *   session: reveal, output, DONE
  *
  *   The querier's sort comes before finish() because finish() lets the

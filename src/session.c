@@ -435,7 +435,7 @@ session_run(struct channel *ch, const struct session_opts *o)
 	sess.o = o;
 	sess.ch = ch;
 	if ((sess.eng = engine_by_id(o->p.engine)) == NULL)
-		fatal(EXIT_USAGE, "engine %u is not built in", o->p.engine);
+		bug("engine %u is not built in", o->p.engine);
 	if (o->p.count_only)
 		sess.role = holder ? &sess.eng->count_holder :
 		    &sess.eng->count_querier;
