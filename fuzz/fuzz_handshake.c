@@ -61,6 +61,7 @@ params_case(uint8_t ours, const uint8_t *b, size_t len)
 	j.ours.trim = ours >> 3 & 1;
 	j.ours.ignore_case = ours >> 4 & 1;
 	j.ours.engine = ENGINE_DH;
+	j.ours.key_fields = 1;
 	if (ours & 32) {
 		j.ours.shard_i = 2;
 		j.ours.shard_n = 3;

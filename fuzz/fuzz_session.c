@@ -92,6 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&j, 0, sizeof(j));
 	j.o.p.version = PROTOCOL_VERSION;
 	j.o.p.engine = ENGINE_DH;
+	j.o.p.key_fields = 1;
 	j.o.p.role = flags & 1 ? ROLE_QUERIER : ROLE_HOLDER;
 	j.o.p.reveal = flags & 2 ? REVEAL_QUERIER : REVEAL_BOTH;
 	j.o.p.count_only = flags >> 2 & 1;

@@ -328,6 +328,7 @@ handshake_seeds(void)
 	p.version = PROTOCOL_VERSION;
 	p.role = ROLE_QUERIER;
 	p.engine = ENGINE_DH;
+	p.key_fields = 1;
 	plen = params_encode(&p, par);
 	for (int with_psk = 0; with_psk < 2; with_psk++) {
 		struct noise_hs *i = hs(1, with_psk), *r = hs(0, with_psk);

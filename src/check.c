@@ -615,7 +615,7 @@ cmd_check(const struct session_opts *so)
 	uint64_t distinct, dups, other = 0, cut[MAX_RANGES + 1];
 	double est;
 	unsigned n;
-	int i, rc;
+	int i, rc, named = 0;
 	char dash[] = "-";
 
 	shard_i = so->p.shard_i;
@@ -631,7 +631,12 @@ cmd_check(const struct session_opts *so)
 	o.count_invalid = 1;
 	o.skip_invalid = 0;
 	distinct_init(d, 0);
-	if (o.csv || check_ranges(UINT64_MAX) < 2) {
+	/* Ranges after the first do not see the header that names the
+	 * key columns: such input is read whole. */
+	for (i = 0; i < (int)o.nkey_fields; i++)
+		if (o.key_names[i] != NULL)
+			named = 1;
+	if (o.csv || named || check_ranges(UINT64_MAX) < 2) {
 		rr = rec_open(&o, files, nfiles);
 		count_keys(rr, d, &other);
 		rec_get_stats(rr, &st);

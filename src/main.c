@@ -147,7 +147,8 @@ enum {
 	OPT_TMPDIR,
 	OPT_STATS,
 	OPT_PROGRESS,
-	OPT_NO_PROGRESS
+	OPT_NO_PROGRESS,
+	OPT_UNMATCHED
 };
 
 struct option_def {
@@ -170,6 +171,9 @@ static const struct option_def options[] = {
 	    "override the role (the two sides must differ)" },
 	{ "reveal", OPT_REVEAL, C_RUN, "both|querier",
 	    "who learns the intersection (default both)" },
+	{ "unmatched", OPT_UNMATCHED, C_RUN, NULL,
+	    "write our records whose key the peer does not have\n"
+	    "(comm -23, join -v), not those it has" },
 	{ "count-only", OPT_COUNT_ONLY, C_RUN, NULL,
 	    "learn only the size of the intersection" },
 	{ "engine", OPT_ENGINE, C_RUN, "dh",
@@ -206,9 +210,11 @@ static const struct option_def options[] = {
 	{ "zero-terminated", 'z', C_REC, NULL,
 	    "records end with NUL, not newline" },
 	{ "header", OPT_HEADER, C_REC, NULL,
-	    "skip the first record of each file" },
-	{ "key-field", OPT_KEY_FIELD, C_REC, "N",
-	    "the key is field N (1-based), not the whole record" },
+	    "the first record of each file is a header (names columns;\n"
+	    "written first in the output)" },
+	{ "key-field", OPT_KEY_FIELD, C_REC, "LIST",
+	    "the key is field N (1-based), not the whole record;\n"
+	    "a column NAME with --header; N,M,... a composite key" },
 	{ "delimiter", OPT_DELIMITER, C_REC, "C",
 	    "field delimiter (default tab; ',' with --csv)" },
 	{ "csv", OPT_CSV, C_REC, NULL,
@@ -480,6 +486,7 @@ set_option(struct cli *c, int id, char *arg)
 			    "not '%s'", arg);
 		break;
 	case OPT_COUNT_ONLY: ro->s.p.count_only = 1; break;
+	case OPT_UNMATCHED: ro->s.unmatched = 1; break;
 	case OPT_ENGINE: {
 		const struct engine *e = engine_by_name(arg);
 		if (e == NULL)
@@ -528,12 +535,7 @@ set_option(struct cli *c, int id, char *arg)
 	case 'o': ro->s.output = arg; break;
 	case 'z': rec->zero_term = 1; break;
 	case OPT_HEADER: rec->header = 1; break;
-	case OPT_KEY_FIELD:
-		if (parse_uint(arg, 1, 1000000, &v) < 0)
-			fatal(EXIT_USAGE, "--key-field wants a field number "
-			    "from 1, not '%s'", arg);
-		rec->key_field = (unsigned)v;
-		break;
+	case OPT_KEY_FIELD: rec_key_fields(rec, arg); break;
 	case OPT_DELIMITER:
 		if (strcmp(arg, "\\t") == 0)
 			arg = "\t";
@@ -703,9 +705,11 @@ finish(struct cli *c)
 		    c->cmd->max_files == 1 ? "" : "s", ro->s.nfiles);
 	if (rec->csv && !c->delim_set)
 		rec->delim = ',';
-	if (rec->csv && rec->key_field == 0)
+	if (rec->csv && rec->key_field == 0 && rec->nkey_fields == 0)
 		rec->key_field = 1;
+	rec_check_opts(rec);
 	rec_set_memory(rec, ro->s.memory);
+	ro->s.p.key_fields = (uint8_t)rec_key_count(rec);
 	ro->s.p.trim = (uint8_t)rec->trim;
 	ro->s.p.ignore_case = (uint8_t)rec->ignore_case;
 	if (c->cmd->bit != C_RUN)
@@ -729,6 +733,14 @@ finish(struct cli *c)
 		    ROLE_HOLDER : ROLE_QUERIER;
 	else
 		ro->s.p.role = ro->listen ? ROLE_HOLDER : ROLE_QUERIER;
+	if (ro->s.unmatched && ro->s.p.count_only)
+		usage_error(c->cmd, "--unmatched writes records; --count-only "
+		    "writes only the size of the intersection");
+	if (ro->s.unmatched && ro->s.p.role == ROLE_HOLDER &&
+	    ro->s.p.reveal == REVEAL_QUERIER)
+		usage_error(c->cmd, "--unmatched on the holder needs --reveal "
+		    "both: with --reveal querier the holder never learns which "
+		    "of its records matched");
 }
 
 /* ---- dispatch ----------------------------------------------------------- */

@@ -5,7 +5,7 @@
  *
  *   u8 version, u8 role, u8 reveal, u8 count_only,
  *   u8 flags (bit 0 trim, bit 1 ignore-case), u8 engine,
- *   u32 shard_i, u32 shard_n, u8 L, L bytes of context
+ *   u32 shard_i, u32 shard_n, u8 key_fields, u8 L, L bytes of context
  *
  * The version is read before anything else so that a peer of another
  * version is named as such, whatever the rest looks like.  The one-byte
@@ -22,9 +22,10 @@
 #include "channel.h"
 #include "engine.h"
 #include "params.h"
+#include "records.h"
 #include "util.h"
 
-#define HEAD	15		/* bytes before the context */
+#define HEAD	16		/* bytes before the context */
 
 size_t
 params_encode(const struct params *p, uint8_t *out)
@@ -39,7 +40,8 @@ params_encode(const struct params *p, uint8_t *out)
 	out[5] = p->engine;
 	put_u32(out + 6, p->shard_i);
 	put_u32(out + 10, p->shard_n);
-	out[14] = (uint8_t)clen;
+	out[14] = p->key_fields;
+	out[15] = (uint8_t)clen;
 	memcpy(out + HEAD, p->context, clen);
 	return HEAD + clen;
 }
@@ -57,7 +59,7 @@ params_decode(struct params *them, const uint8_t *b, size_t len, char *err,
 		    "version %u", b[0], PROTOCOL_VERSION);
 		return -1;
 	}
-	if (len < HEAD || len != HEAD + (size_t)b[14]) {
+	if (len < HEAD || len != HEAD + (size_t)b[15]) {
 		snprintf(err, errlen, "sent malformed session parameters");
 		return -1;
 	}
@@ -71,12 +73,14 @@ params_decode(struct params *them, const uint8_t *b, size_t len, char *err,
 	them->engine = b[5];
 	them->shard_i = get_u32(b + 6);
 	them->shard_n = get_u32(b + 10);
-	memcpy(them->context, b + HEAD, b[14]);
-	them->context[b[14]] = '\0';
-	them->context_len = b[14];
+	them->key_fields = b[14];
+	memcpy(them->context, b + HEAD, b[15]);
+	them->context[b[15]] = '\0';
+	them->context_len = b[15];
 	if ((them->role != ROLE_HOLDER && them->role != ROLE_QUERIER) ||
 	    them->reveal > REVEAL_QUERIER || them->count_only > 1 || b[4] > 3 ||
-	    them->engine == 0) {
+	    them->engine == 0 || them->key_fields < 1 ||
+	    them->key_fields > REC_MAX_FIELDS) {
 		snprintf(err, errlen, "sent invalid session parameters");
 		return -1;
 	}
@@ -145,6 +149,12 @@ params_compare(const struct params *us, const struct params *them, char *err,
 			snprintf(err, errlen, "peer %s --%s, we %s",
 			    a ? "uses" : "does not use", s->option,
 			    c ? "do" : "do not");
+		return -1;
+	}
+	if (them->key_fields != us->key_fields) {
+		snprintf(err, errlen, "peer's keys have %u field%s (--key-field), "
+		    "ours have %u", them->key_fields, them->key_fields == 1 ?
+		    "" : "s", us->key_fields);
 		return -1;
 	}
 	if (them->shard_i != us->shard_i || them->shard_n != us->shard_n) {

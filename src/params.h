@@ -30,13 +30,14 @@ struct params {
 	uint8_t		trim;
 	uint8_t		ignore_case;
 	uint8_t		engine;		/* enum engine_id (engine.h) */
+	uint8_t		key_fields;	/* fields in a key, 1..REC_MAX_FIELDS */
 	uint32_t	shard_i, shard_n;	/* 0/0 or 1 <= i <= n */
 	char		context[256];
 	uint8_t		context_len;	/* set by params_decode (may hold NULs) */
 };
 
 /* Longest encoding params_encode() writes. */
-#define PARAMS_MAX	(16 + 256)
+#define PARAMS_MAX	(17 + 256)
 
 /* Serialise; returns the length (at most PARAMS_MAX). */
 size_t	params_encode(const struct params *, uint8_t *out);

@@ -85,6 +85,13 @@ struct rec_reader {
 
 	uint8_t		*keybuf;	/* unescaped or case-folded keys */
 	size_t		 keycap;
+	unsigned	 kf[REC_MAX_FIELDS];	/* --key-field list: numbers,
+					   names resolved for this file */
+	unsigned	 nkf;		/* 0: o.key_field alone */
+	uint8_t		*comp;		/* composite keys */
+	size_t		 compcap;
+	uint8_t		*header;	/* the first file's header record */
+	size_t		 headerlen;
 	int		 warned;
 	size_t		 max_record;	/* longest record accepted */
 	char		 too_long[64];	/* the message for a longer one */
@@ -378,6 +385,129 @@ invalid(struct rec_reader *r, const char *why)
 	}
 }
 
+/* Field n (1-based) of the complete record d[0..len): 1 with *key and
+ * *klen set, 0 if the record has fewer fields. */
+static inline int
+get_field(struct rec_reader *r, const uint8_t *d, size_t len, unsigned n,
+    const uint8_t **key, size_t *klen)
+{
+	const uint8_t *p = d, *end = d + len, *q;
+	unsigned f;
+
+	if (r->o.csv)
+		return csv_field(r, d, len, n, key, klen);
+	for (f = 1; f < n; f++) {
+		q = memchr(p, r->o.delim, (size_t)(end - p));
+		if (q == NULL)
+			return 0;
+		p = q + 1;
+	}
+	q = memchr(p, r->o.delim, (size_t)(end - p));
+	*key = p;
+	*klen = (size_t)((q != NULL ? q : end) - p);
+	return 1;
+}
+
+/*
+ * The header record of a file: kept (the first file's) for rec_header(),
+ * and the columns named in --key-field looked up in it, for this file.
+ */
+static void
+header_seen(struct rec_reader *r, const uint8_t *d, size_t len)
+{
+	const uint8_t *name;
+	size_t nlen;
+	unsigned i, f;
+
+	if (r->fileno == 0 && r->header == NULL) {
+		r->header = xmalloc(len + 1);
+		memcpy(r->header, d, len);
+		r->headerlen = len;
+	}
+	for (i = 0; i < r->nkf; i++) {
+		if (r->o.key_names[i] == NULL)
+			continue;
+		r->kf[i] = 0;
+		for (f = 1; get_field(r, d, len, f, &name, &nlen); f++) {
+			if (nlen == r->o.key_namelen[i] &&
+			    memcmp(name, r->o.key_names[i], nlen) == 0) {
+				r->kf[i] = f;
+				break;
+			}
+		}
+		if (r->kf[i] == 0)
+			fatal(EXIT_IO, "%s: the header has no column named "
+			    "'%.*s' (--key-field)", r->names[r->fileno],
+			    (int)r->o.key_namelen[i], r->o.key_names[i]);
+	}
+	if (r->nkf == 1)
+		r->o.key_field = r->kf[0];
+}
+
+/* A record before the header was seen (it was too long to read). */
+static void
+no_header(const struct rec_reader *r, unsigned i)
+{
+	fatal(EXIT_IO, "%s: no header to find column '%.*s' in (--key-field)",
+	    r->names[r->fileno], (int)r->o.key_namelen[i], r->o.key_names[i]);
+}
+
+/* Strips ASCII white space around key[0..*klen) (--trim). */
+static inline const uint8_t *
+trim_key(const uint8_t *key, size_t *klen)
+{
+	while (*klen > 0 && is_ws(key[0]))
+		key++, (*klen)--;
+	while (*klen > 0 && is_ws(key[*klen - 1]))
+		(*klen)--;
+	return key;
+}
+
+/*
+ * A composite key (--key-field 2,5): each field, normalised on its own,
+ * as a 2-byte big-endian length and its bytes, in the order given, so
+ * that "a","bc" and "ab","c" differ.  0 with *why set if a field is
+ * missing; *klen 0 if every field is empty.
+ */
+static int
+composite_key(struct rec_reader *r, const uint8_t *d, size_t len,
+    const uint8_t **key, size_t *klen, unsigned *missing)
+{
+	const uint8_t *f;
+	size_t flen, n = 0, nonempty = 0;
+	unsigned i;
+
+	for (i = 0; i < r->nkf; i++) {
+		if (r->kf[i] == 0)
+			no_header(r, i);
+		if (len == 0 || !get_field(r, d, len, r->kf[i], &f, &flen)) {
+			*missing = r->kf[i];
+			return 0;
+		}
+		if (r->o.trim)
+			f = trim_key(f, &flen);
+		nonempty += flen;
+		if (flen > REC_MAX_KEY - 2 || n + 2 + flen > REC_MAX_KEY) {
+			n = REC_MAX_KEY + 1;	/* too long */
+			break;
+		}
+		if (n + 2 + flen > r->compcap) {
+			r->compcap = REC_MAX_KEY;
+			r->comp = xreallocarray(r->comp, 1, r->compcap);
+		}
+		r->comp[n] = (uint8_t)(flen >> 8);
+		r->comp[n + 1] = (uint8_t)flen;
+		if (r->o.ignore_case)
+			fold_case(r->comp + n + 2, f, flen);
+		else
+			memcpy(r->comp + n + 2, f, flen);
+		n += 2 + flen;
+	}
+	*key = r->comp;
+	*klen = nonempty == 0 ? 0 : n;
+	return 1;
+}
+
 /*
  * Turns the complete record d[0..len) (terminator and CR removed) into
  * *out: 1 if it has a key, 0 if it is a header, empty or invalid.
@@ -386,36 +516,26 @@ static inline __attribute__((always_inline)) int
 make_record(struct rec_reader *r, const uint8_t *d, size_t len,
     struct record *out)
 {
-	const uint8_t *key = d, *p, *end, *q;
+	const uint8_t *key = d;
 	size_t klen = len;
-	unsigned f;
+	unsigned missing = r->o.key_field;
 	char why[48];
 
-	if (++r->recno == 1 && r->o.header)
+	if (++r->recno == 1 && r->o.header) {
+		header_seen(r, d, len);
 		return 0;
-	if (r->o.key_field > 0 && len > 0) {
-		if (r->o.csv) {
-			if (!csv_field(r, d, len, r->o.key_field, &key, &klen))
-				goto nofield;
-		} else {
-			p = d;
-			end = d + len;
-			for (f = 1; f < r->o.key_field; f++) {
-				q = memchr(p, r->o.delim, (size_t)(end - p));
-				if (q == NULL)
-					goto nofield;
-				p = q + 1;
-			}
-			q = memchr(p, r->o.delim, (size_t)(end - p));
-			key = p;
-			klen = (size_t)((q != NULL ? q : end) - p);
-		}
 	}
-	if (r->o.trim) {
-		while (klen > 0 && is_ws(key[0]))
-			key++, klen--;
-		while (klen > 0 && is_ws(key[klen - 1]))
-			klen--;
+	if (r->nkf > 1) {	/* normalised field by field */
+		if (!composite_key(r, d, len, &key, &klen, &missing))
+			goto nofield;
+	} else {
+		if (r->nkf == 1 && r->o.key_field == 0)
+			no_header(r, 0);
+		if (r->o.key_field > 0 && len > 0 &&
+		    !get_field(r, d, len, r->o.key_field, &key, &klen))
+			goto nofield;
+		if (r->o.trim)
+			key = trim_key(key, &klen);
 	}
 	if (klen == 0) {
 		r->st.empty++;
@@ -425,7 +545,7 @@ make_record(struct rec_reader *r, const uint8_t *d, size_t len,
 		invalid(r, "key longer than 65535 bytes");
 		return 0;
 	}
-	if (r->o.ignore_case) {
+	if (r->o.ignore_case && r->nkf <= 1) {
 		uint8_t *kb = keyspace(r, klen);
 		fold_case(kb, key, klen);	/* kb may equal key: fine */
 		key = kb;
@@ -438,7 +558,7 @@ make_record(struct rec_reader *r, const uint8_t *d, size_t len,
 	out->recno = r->recno;
 	return 1;
 nofield:
-	snprintf(why, sizeof(why), "has no field %u", r->o.key_field);
+	snprintf(why, sizeof(why), "has no field %u", missing);
 	invalid(r, why);
 	return 0;
 }
@@ -484,6 +604,8 @@ carry_append(struct rec_reader *r, const uint8_t *p, size_t n)
 static int
 next_file(struct rec_reader *r)
 {
+	unsigned i;
+
 	if (r->src != NULL) {
 		source_close(r->src);
 		r->src = NULL;
@@ -498,6 +620,11 @@ next_file(struct rec_reader *r)
 	    rec_source_open(&r->o, r->paths[r->fileno]);
 	r->recno = 0;
 	r->csv_state = CS_FSTART;
+	for (i = 0; i < r->nkf; i++)	/* named columns: from its header */
+		if (r->o.key_names[i] != NULL)
+			r->kf[i] = 0;
+	if (r->nkf == 1)
+		r->o.key_field = r->kf[0];
 	return 1;
 }
 
@@ -666,7 +793,10 @@ rec_open(const struct rec_opts *o, char **files, int nfiles)
 	else
 		snprintf(r->too_long, sizeof(r->too_long), "longer than %zu "
 		    "bytes, a quarter of --memory", r->max_record);
-	r->plain = !o->csv && o->key_field == 0 && !o->trim && !o->ignore_case;
+	r->nkf = o->nkey_fields;
+	memcpy(r->kf, o->key_fields, sizeof(r->kf));
+	r->plain = !o->csv && o->key_field == 0 && r->nkf == 0 && !o->trim &&
+	    !o->ignore_case;
 	r->first = o->header ? 1 : 0;
 	if (r->o.delim == '\0')
 		r->o.delim = o->csv ? ',' : '\t';
@@ -705,6 +835,77 @@ rec_source_open(const struct rec_opts *o, const char *path)
 }
 
 void
+rec_key_fields(struct rec_opts *o, const char *arg)
+{
+	const char *p = arg, *e;
+	uint64_t v;
+	unsigned n = 0;
+
+	o->key_field = 0;
+	o->nkey_fields = 0;
+	for (;;) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (e == p)
+			fatal(EXIT_USAGE, "--key-field wants field numbers or "
+			    "column names separated by commas, not '%s'", arg);
+		if (n == REC_MAX_FIELDS)
+			fatal(EXIT_USAGE, "--key-field takes at most %d fields",
+			    REC_MAX_FIELDS);
+		if (strspn(p, "0123456789") >= (size_t)(e - p)) {
+			char num[16];
+
+			snprintf(num, sizeof(num), "%.*s", e - p > 15 ? 15 :
+			    (int)(e - p), p);
+			if (e - p > 15 || parse_uint(num, 1, 1000000, &v) < 0)
+				fatal(EXIT_USAGE, "--key-field: field numbers "
+				    "count from 1 to 1000000, not '%.*s'",
+				    (int)(e - p), p);
+			o->key_fields[n] = (unsigned)v;
+			o->key_names[n] = NULL;
+		} else {
+			o->key_fields[n] = 0;
+			o->key_names[n] = p;	/* in arg, which must outlive o */
+			o->key_namelen[n] = (size_t)(e - p);
+		}
+		n++;
+		if (*e == '\0')
+			break;
+		p = e + 1;
+	}
+	if (n == 1 && o->key_names[0] == NULL)
+		o->key_field = o->key_fields[0];	/* the plain case */
+	else
+		o->nkey_fields = n;
+}
+
+unsigned
+rec_key_count(const struct rec_opts *o)
+{
+	return o->nkey_fields > 1 ? o->nkey_fields : 1;
+}
+
+void
+rec_check_opts(const struct rec_opts *o)
+{
+	unsigned i;
+
+	for (i = 0; i < o->nkey_fields; i++)
+		if (o->key_names[i] != NULL && !o->header)
+			fatal(EXIT_USAGE, "--key-field %.*s names a column: "
+			    "that needs --header", (int)o->key_namelen[i],
+			    o->key_names[i]);
+}
+
+const uint8_t *
+rec_header(const struct rec_reader *r, size_t *len)
+{
+	*len = r->headerlen;
+	return r->header;
+}
+
+void
 rec_set_memory(struct rec_opts *o, uint64_t memory)
 {
 	o->max_record = memory / 4 < REC_MAX_RECORD ? (size_t)(memory / 4) :
@@ -739,5 +940,7 @@ rec_close(struct rec_reader *r)
 	free(r->names);
 	free(r->carry);
 	free(r->keybuf);
+	free(r->comp);
+	free(r->header);
 	free(r);
 }

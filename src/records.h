@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define REC_MAX_KEY	65535
+#define REC_MAX_FIELDS	16	/* fields in a composite key */
 /* Longest record (it must fit in memory); longer ones are invalid. */
 #define REC_MAX_RECORD	(64u << 20)
 
@@ -25,6 +26,13 @@ struct rec_opts {
 	int		zero_term;	/* -z: records end at NUL */
 	int		header;		/* --header: skip the first record of each file */
 	unsigned	key_field;	/* --key-field N (1-based); 0 = whole record */
+	/* --key-field with a name or several fields (rec_key_fields()):
+	 * the fields of the key in order, numbers (1-based) or, where the
+	 * number is 0, column names looked up in each file's header. */
+	unsigned	nkey_fields;	/* 0: key_field alone */
+	unsigned	key_fields[REC_MAX_FIELDS];
+	const char	*key_names[REC_MAX_FIELDS];	/* not terminated: */
+	size_t		key_namelen[REC_MAX_FIELDS];	/* their lengths */
 	char		delim;		/* --delimiter C (default '\t'; ',' with --csv) */
 	int		csv;		/* --csv: RFC 4180 fields */
 	int		trim;		/* --trim: strip ASCII white space around the key */
@@ -78,6 +86,24 @@ void	rec_close(struct rec_reader *);
  * when records end at newlines): the run's pre-flight uses it. */
 struct source;
 struct source *rec_source_open(const struct rec_opts *, const char *path);
+
+/* Parses --key-field LIST: field numbers or column names, comma-separated
+ * ("2", "email", "2,5", "last,first").  One number sets key_field as
+ * before; a name or several fields make a composite key: each field
+ * (trimmed and case-folded on its own) as a 2-byte big-endian length and
+ * its bytes, so that no two different field lists give the same key.
+ * Names point into arg, which must outlive the options (argv does).
+ * Exits 1 on a malformed list. */
+void	rec_key_fields(struct rec_opts *, const char *arg);
+/* The number of fields in the key, 1 for the whole record or one field:
+ * both sides must agree on it. */
+unsigned rec_key_count(const struct rec_opts *);
+/* Exits 1 if the options contradict each other (a column name without
+ * --header). */
+void	rec_check_opts(const struct rec_opts *);
+/* The first file's header record (--header), once it has been read, or
+ * NULL; valid until rec_close(). */
+const uint8_t *rec_header(const struct rec_reader *, size_t *len);
 
 /* Derives the limits from the memory budget (--memory): the longest
  * record accepted is a quarter of it (at most REC_MAX_RECORD), and so is

@@ -278,33 +278,39 @@ open_output(struct session *sess)
 	    sess->o->rec.zero_term ? '\0' : '\n');
 }
 
-/* Stream the record spill once, writing records whose index is a hit
- * into out (opened by the caller), and commit it. */
+/* Stream the record spill once, writing into out (opened by the caller)
+ * the header line (--header) and then the records whose index is a hit,
+ * or with --unmatched those whose index is not, and commit it. */
 static void
 write_matches(struct session *sess, struct output *out)
 {
-	const uint8_t *data;
-	size_t len;
-	uint64_t i = 0, written = 0, unused;
+	const uint8_t *data, *hdr;
+	size_t len, hlen;
+	uint64_t i = 0, matched = 0, unused;
+	int unmatched = sess->o->unmatched, have, hit;
 	u128 want;
-	int have;
 
 	phase("output", sess->nkeys);
 	sorter_finish(sess->hits);
 	recspill_rewind(sess->recs);
+	if (sess->o->rec.header && (hdr = rec_header(sess->rr, &hlen)) != NULL)
+		output_record(out, hdr, hlen);
 	have = sorter_next(sess->hits, &want, &unused);
-	while (have && recspill_next(sess->recs, &data, &len)) {
-		if (want == i) {
-			output_record(out, data, len);
-			written++;
+	while ((have || unmatched) && recspill_next(sess->recs, &data, &len)) {
+		hit = have && want == i;
+		if (hit) {
+			matched++;
 			have = sorter_next(sess->hits, &want, &unused);
 		}
+		if (hit != unmatched)
+			output_record(out, data, len);
 		if ((++i & 4095) == 0) {
 			ch_keepalive(sess->ch);
 			progress_set(i);
 		}
 	}
-	run_stats.matched_records = written;
+	run_stats.matched_records = matched;
+	run_stats.unmatched_records = sess->nkeys - matched;
 	if (sess->o->p.role == ROLE_QUERIER)	/* final only after DONE */
 		ch_expect(sess->ch, FR_DONE, sess->frame);
 	output_commit(out);

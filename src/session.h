@@ -26,6 +26,8 @@ struct session_opts {
 	const char	*tmpdir;	/* --tmpdir, else $TMPDIR, else /tmp */
 	int		 threads;	/* -j; 0 = online CPUs */
 	uint64_t	 max_peer_keys;	/* --max-peer-keys; 0 = no limit */
+	int		 unmatched;	/* --unmatched: write the records
+					   whose key the peer lacks */
 };
 
 /* Smallest --memory accepted; below it nothing useful fits. */

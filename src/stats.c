@@ -267,6 +267,7 @@ build(struct jbuf *b, int status)
 	JU64(b, "shard_skipped", s->shard_skipped);
 	JU64(b, "peer_records", s->peer_records);
 	JU64(b, "matched_records", s->matched_records);
+	JU64(b, "unmatched_records", s->unmatched_records);
 	JU64(b, "truncation_bits", s->truncation_bits);
 	JU64(b, "digest_bytes", s->digest_bytes);
 	JU64(b, "spill_bytes", s->spill_bytes);

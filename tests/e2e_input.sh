@@ -24,8 +24,8 @@ printf 'nobody\ndave@example.com\ncarol\nline2\nbob, jr@example.com\nalice@examp
 pair csv "--insecure -q --csv --header --key-field 2 $T/c.csv" \
     "--insecure -q $T/p.txt"
 is "CSV vs lines: both exit 0" "$C_RC $L_RC" "0 0"
-printf '1,"alice@example.com",10\n2,"bob, jr@example.com",20\n4,dave@example.com,40\n6,"alice@example.com",60\n' >"$T/csv.want"
-same_file "CSV side: its matching records, whole, in order" "$T/csv.l.out" "$T/csv.want"
+printf 'id,email,n\n1,"alice@example.com",10\n2,"bob, jr@example.com",20\n4,dave@example.com,40\n6,"alice@example.com",60\n' >"$T/csv.want"
+same_file "CSV side: its header line, then its matching records, whole, in order" "$T/csv.l.out" "$T/csv.want"
 printf 'dave@example.com\nbob, jr@example.com\nalice@example.com\n' >"$T/p.want"
 same_file "lines side: its matching lines (no match for carol/line2)" \
     "$T/csv.c.out" "$T/p.want"
@@ -34,7 +34,7 @@ printf 'carol\nline2\0nobody\0' >"$T/z.bin"
 pair ml "--insecure -q --csv --header --key-field 2 $T/c.csv" \
     "--insecure -q -z $T/z.bin"
 is "multi-line key vs -z side: both exit 0" "$C_RC $L_RC" "0 0"
-printf '3,"carol\nline2",30\n' >"$T/ml.want"
+printf 'id,email,n\n3,"carol\nline2",30\n' >"$T/ml.want"
 same_file "the multi-line CSV record comes out whole" "$T/ml.l.out" "$T/ml.want"
 printf 'carol\nline2\0' >"$T/mlz.want"
 same_file "the -z side gets its NUL-terminated record" "$T/ml.c.out" "$T/mlz.want"

@@ -182,6 +182,7 @@ default_params(struct params *p, int role)
 	p->version = PROTOCOL_VERSION;
 	p->role = (uint8_t)role;
 	p->engine = ENGINE_DH;
+	p->key_fields = 1;
 	p->count_only = (uint8_t)count_only;
 }
 

@@ -24,6 +24,7 @@ ours(struct params *p, int role)
 	p->version = PROTOCOL_VERSION;
 	p->role = (uint8_t)role;
 	p->engine = ENGINE_DH;
+	p->key_fields = 1;
 	strcpy(p->context, "nightly");
 }
 
@@ -74,7 +75,7 @@ main(void)
 	h.shard_i = 2;
 	h.shard_n = 5;
 	len = params_encode(&q, enc);
-	ok(len == 15 + strlen("nightly"), "encoding: 15 bytes + context (%zu)",
+	ok(len == 16 + strlen("nightly"), "encoding: 16 bytes + context (%zu)",
 	    len);
 	ok(enc[0] == PROTOCOL_VERSION && enc[5] == ENGINE_DH,
 	    "version at offset 0, engine id at offset 5");
@@ -130,6 +131,24 @@ main(void)
 	    strcmp(err, "peer uses --reveal querier, we use --reveal both") == 0,
 	    "a choice that differs (%s)", err);
 	got.reveal = REVEAL_BOTH;
+
+	/* the number of key fields (--key-field 2,5) */
+	enc[14] = 2;
+	ok(params_decode(&got, enc, len, err, sizeof(err)) == 0 &&
+	    got.key_fields == 2 && params_compare(&h, &got, err, sizeof(err)) < 0 &&
+	    strcmp(err, "peer's keys have 2 fields (--key-field), ours have 1") == 0,
+	    "key field counts that differ are named (%s)", err);
+	ok(check_in_child(&h, enc, len, err, sizeof(err)) == 5,
+	    "params_check: exit 5 on a key field count mismatch");
+	h.key_fields = 2;
+	ok(params_compare(&h, &got, err, sizeof(err)) == 0,
+	    "negative: the same count agrees");
+	h.key_fields = 1;
+	enc[14] = 0;
+	ok(params_decode(&got, enc, len, err, sizeof(err)) < 0,
+	    "a count of 0 fields is invalid");
+	enc[14] = 1;
+	params_decode(&got, enc, len, err, sizeof(err));
 	got.role = ROLE_HOLDER;
 	ok(params_compare(&h, &got, err, sizeof(err)) < 0 &&
 	    strstr(err, "both sides are holders") != NULL, "same roles");

@@ -435,6 +435,59 @@ t_header(void)
 	free(files[1]);
 }
 
+/* --key-field lists: composite keys and column names. */
+static void
+t_composite(void)
+{
+	struct rec_opts o = { 0 };
+	char *p;
+
+	p = put_str("comp.txt", "a\tbc\tz\nab\tc\tz\n\t\tz\n\tq\tz\nx\n");
+	rec_key_fields(&o, "1,2");
+	o.skip_invalid = 1;
+	check_records(&o, p, "comp.txt:1 [a\\tbc\\tz] key=[\\0\001a\\0\002bc]\n"
+	    "comp.txt:2 [ab\\tc\\tz] key=[\\0\002ab\\0\001c]\n"
+	    "comp.txt:4 [\\tq\\tz] key=[\\0\\0\\0\001q]\n"
+	    "records=5 keys=3 empty=1 invalid=1 5",
+	    "--key-field 1,2: length-prefixed fields, a|bc is not ab|c; "
+	    "all fields empty is an empty key; a missing field is invalid");
+	rec_key_fields(&o, "2,1");
+	check_records(&o, put_str("c2.txt", "bc\ta\n"),
+	    "c2.txt:1 [bc\\ta] key=[\\0\001a\\0\002bc]\n"
+	    "records=1 keys=1 empty=0 invalid=0",
+	    "--key-field 2,1: the fields in the order listed");
+	o.trim = o.ignore_case = 1;
+	check_records(&o, put_str("c3.txt", " BC \t A\n"),
+	    "c3.txt:1 [ BC \\t A] key=[\\0\001a\\0\002bc]\n"
+	    "records=1 keys=1 empty=0 invalid=0",
+	    "--trim and --ignore-case per field (lengths untouched)");
+	o.trim = o.ignore_case = 0;
+	o.csv = 1;
+	o.delim = ',';
+	o.header = 1;
+	rec_key_fields(&o, "mail,2");
+	check_records(&o, put_str("c4.csv", "id,mail\n1,\"x,y\"\n"),
+	    "c4.csv:2 [1,\"x,y\"] key=[\\0\003x,y\\0\003x,y]\n"
+	    "records=1 keys=1 empty=0 invalid=0",
+	    "CSV: a column by name and by number in one key");
+	rec_key_fields(&o, "mail");
+	ok(o.nkey_fields == 1 && o.key_field == 0 && rec_key_count(&o) == 1,
+	    "one name: a one-field list, counted as 1 [%s]", io);
+	check_records(&o, put_str("c5.csv", "mail,id\n\"x,y\",1\n"),
+	    "c5.csv:2 [\"x,y\",1] key=[x,y]\n"
+	    "records=1 keys=1 empty=0 invalid=0",
+	    "one name: the plain key of that column, found in this header");
+	check_fatal1(&o, put_str("c6.csv", "id,email\n1,x\n"),
+	    "c6.csv: the header has no column named 'mail' (--key-field)",
+	    "an unknown column name is fatal (exit 2)");
+	rec_key_fields(&o, "3");
+	ok(o.nkey_fields == 0 && o.key_field == 3 && rec_key_count(&o) == 1,
+	    "one number: the plain --key-field N [%s]", io);
+	rec_key_fields(&o, "3,1,2");
+	ok(o.nkey_fields == 3 && rec_key_count(&o) == 3,
+	    "three fields are counted as 3 [%s]", io);
+}
+
 static void
 t_fields(void)
 {
@@ -1423,6 +1476,7 @@ main(void)
 		t_nul();
 		t_header();
 		t_fields();
+		t_composite();
 		t_csv();
 		t_normalize();
 		t_limits();
