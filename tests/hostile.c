@@ -607,7 +607,7 @@ holder(const char *s)
 		drain();
 	}
 	if (strcmp(s, "h-params-ctxlen") == 0) {
-		enc[14] = 200;			/* more context than sent */
+		enc[15] = 200;			/* more context than sent */
 		handshake_with(enc, plen);
 		drain();
 	}

@@ -6,7 +6,7 @@
 # where joining the fields would collide), in the order given, with
 # --trim and --ignore-case per field.  Bad lists and names exit 1 or 2.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 19
+plan 18
 
 # ---- a column by name ---------------------------------------------------------
 cat >"$T/people.csv" <<'EOF'
