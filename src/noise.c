@@ -359,16 +359,6 @@ my_turn(const struct noise_hs *hs)
 
 /* ---- HandshakeState ---------------------------------------------------- */
 
-static void *
-secure_alloc(size_t n)
-{
-	void *p = sodium_malloc(n);
-
-	if (p == NULL)
-		fatal(EXIT_IO, "out of locked memory allocating %zu bytes", n);
-	return p;
-}
-
 struct noise_hs *
 noise_hs_new(int initiator, const uint8_t s_priv[32], const uint8_t *psk,
     const uint8_t *prologue, size_t prologue_len)
@@ -380,7 +370,7 @@ noise_hs_new(int initiator, const uint8_t s_priv[32], const uint8_t *psk,
 	if (sodium_init() < 0)
 		fatal(EXIT_IO, "libsodium initialisation failed");
 	hs = xcalloc(1, sizeof(*hs));
-	hs->sec = secure_alloc(sizeof(*hs->sec));
+	hs->sec = xsodium_malloc(sizeof(*hs->sec));
 	sodium_memzero(hs->sec, sizeof(*hs->sec));
 	hs->initiator = initiator != 0;
 	hs->psk_mode = psk != NULL;

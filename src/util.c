@@ -140,9 +140,7 @@ exit_meaning(int status)
 {
 	const struct exit_meaning *e = find_exit(status);
 
-	if (e)
-		return e->meaning;
-	return status > 128 ? "killed by a signal" : "error";
+	return e ? e->meaning : status > 128 ? "killed by a signal" : "error";
 }
 
 const char *
@@ -150,9 +148,7 @@ exit_told(int status)
 {
 	const struct exit_meaning *e = find_exit(status);
 
-	if (e)
-		return e->told;
-	return status > 128 ? "interrupted" : "error";
+	return e ? e->told : status > 128 ? "interrupted" : "error";
 }
 
 size_t
