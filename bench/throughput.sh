@@ -94,6 +94,7 @@ awk -v f="$floor" -v g="$floor_now" -v w="$best" \
     'BEGIN { printf "efficiency = floor / wall = %.2f (%.2f at the speeds measured)\n", f / w, g / w }'
 
 printf '%s\n' 5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e >"$w/key"
+chmod 600 "$w/key"
 one= many= all1= alln=
 for i in $(seq "$runs"); do
 	t0=$(now); "$psi" prf --oprf-key "$w/key" -j 1 "$w/h" >"$w/p1"; t=$(since "$t0")

@@ -18,8 +18,6 @@
 #include "peers.h"
 #include "util.h"
 
-#define PRIVATE_MAGIC	"psi-stream-x25519-private "
-
 int
 cmd_keygen(const char *file, const char *comment)
 {
@@ -63,15 +61,6 @@ pub_comment(const char *line, char *out, size_t len)
 	out[n] = '\0';
 }
 
-/* Does path start like a private key file (not a .pub file)? */
-static int
-is_private_key_file(const char *path)
-{
-	char line[sizeof(PRIVATE_MAGIC)];
-
-	first_line(path, line, sizeof(line));
-	return strncmp(line, PRIVATE_MAGIC, strlen(PRIVATE_MAGIC)) == 0;
-}
 
 int
 cmd_fingerprint(const char *arg)
@@ -81,7 +70,7 @@ cmd_fingerprint(const char *arg)
 	struct identity *id;
 	char *pubpath;
 
-	if (arg != NULL && !is_private_key_file(arg)) {
+	if (arg != NULL && !peers_is_private_key(arg)) {
 		if (peer_key_parse(arg, pub) < 0)
 			fatal(EXIT_USAGE, "%s: not a key file or a public key",
 			    arg);

@@ -7,26 +7,22 @@
  * renames that over FILE.  Where O_TMPFILE or /proc is missing, the file
  * is named from the start, and only a SIGKILL can leave it behind.
  *
- * An existing -o that is neither a regular file nor a directory (/dev/null,
- * a FIFO) is opened and written as it is: renaming over it would replace
- * the device.
- *
- * Only one output is open per process, so the temporary file's name is kept
- * in a static buffer that output_abort() can unlink from a signal handler
- * or the fatal hook without allocating.
+ * atomicfile.c does the file: an existing FILE's mode and owner are kept
+ * (a 0600 output stays 0600), a new one gets 0666 less the umask, as
+ * sort -o does; an existing device or FIFO (-o /dev/null) is written in
+ * place.  Only one output is open per process, in a static struct
+ * that output_abort() can reach from a signal or the fatal hook.
  */
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
+#include "atomicfile.h"
 #include "output.h"
 #include "util.h"
 
@@ -35,14 +31,14 @@
 struct output {
 	int	 fd;
 	char	*path;		/* final name, NULL for stdout */
-	int	 unnamed;	/* fd is an O_TMPFILE: link it in at commit */
-	int	 direct;	/* fd is path itself: a device or a FIFO */
 	char	 term;
 	uint8_t	*buf;
 	size_t	 used;
 };
 
-static char tmp_name[PATH_MAX];	/* non-empty while a temp file exists */
+/* One output per process: static, so output_abort() can reach it from a
+ * signal or the fatal hook without allocating. */
+static struct atomicfile out_file = { .fd = -1 };
 
 static void
 flush_buf(struct output *o)
@@ -74,68 +70,15 @@ output_open(const char *path, char term)
 		o->fd = STDOUT_FILENO;
 		return o;
 	}
-	struct stat st;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
-	    !S_ISDIR(st.st_mode)) {
-		/* -o /dev/null, a FIFO: written as it is.  A rename over it
-		 * would replace the device with a file (as root, for all). */
-		if ((o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-			fatal_errno(EXIT_IO, "cannot open %s", path);
-		o->path = xstrdup(path);
-		o->direct = 1;
-		return o;
-	}
-	const char *slash = strrchr(path, '/');
-	int dirlen = slash ? (int)(slash - path + 1) : 0;
-	char dir[PATH_MAX];
-	if (snprintf(tmp_name, sizeof(tmp_name), "%.*s.%s.XXXXXX", dirlen,
-	    path, slash ? slash + 1 : path) >= (int)sizeof(tmp_name))
-		fatal(EXIT_USAGE, "output path too long: %s", path);
-	snprintf(dir, sizeof(dir), "%.*s", dirlen ? dirlen : 1,
-	    dirlen ? path : ".");
 	o->path = xstrdup(path);
-	if (access("/proc/self/fd", X_OK) == 0 &&
-	    (o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666)) >= 0) {
-		o->unnamed = 1;
-		tmp_name[0] = '\0';	/* nothing to unlink until commit */
-		return o;
+	if (af_open(&out_file, o->path, 0666, AF_UNNAMED) < 0) {
+		if (errno == ENAMETOOLONG)
+			fatal(EXIT_USAGE, "output path too long: %s", path);
+		fatal_errno(EXIT_IO, "cannot create output file next to %s",
+		    path);
 	}
-	o->fd = mkostemp(tmp_name, O_CLOEXEC);
-	if (o->fd < 0) {
-		tmp_name[0] = '\0';
-		fatal_errno(EXIT_IO, "cannot create output file next to %s", path);
-	}
-	fchmod(o->fd, 0666 & ~current_umask());
+	o->fd = out_file.fd;
 	return o;
-}
-
-/* Give the unnamed file the temporary name ".FILE.XXXXXX" (fresh X's). */
-static void
-link_unnamed(struct output *o)
-{
-	static const char digits[] =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	const char *slash = strrchr(o->path, '/');
-	int dirlen = slash ? (int)(slash - o->path + 1) : 0;
-	char proc[64], name[PATH_MAX];
-	size_t len;
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
-	snprintf(name, sizeof(name), "%.*s.%s.XXXXXX", dirlen, o->path,
-	    slash ? slash + 1 : o->path);
-	len = strlen(name);
-	for (int tries = 0; tries < 100; tries++) {
-		for (size_t i = len - 6; i < len; i++)
-			name[i] = digits[randombytes_uniform(sizeof(digits) - 1)];
-		memcpy(tmp_name, name, len + 1);	/* unlinked on failure */
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp_name,
-		    AT_SYMLINK_FOLLOW) == 0)
-			return;
-		tmp_name[0] = '\0';
-		if (errno != EEXIST)
-			break;
-	}
-	fatal_errno(EXIT_IO, "cannot write %s", o->path);
 }
 
 void
@@ -171,20 +114,8 @@ void
 output_commit(struct output *o)
 {
 	flush_buf(o);
-	if (o->direct && close(o->fd) < 0)
+	if (o->path != NULL && af_commit(&out_file) != 0)
 		fatal_errno(EXIT_IO, "cannot write %s", o->path);
-	if (o->path != NULL && !o->direct) {
-		if (fsync(o->fd) < 0)
-			fatal_errno(EXIT_IO, "cannot write %s", o->path);
-		if (o->unnamed)
-			link_unnamed(o);
-		if (close(o->fd) < 0)
-			fatal_errno(EXIT_IO, "cannot write %s", o->path);
-		if (rename(tmp_name, o->path) < 0)
-			fatal_errno(EXIT_IO, "cannot rename output into place "
-			    "as %s", o->path);
-		tmp_name[0] = '\0';
-	}
 	free(o->path);
 	free(o->buf);
 	free(o);
@@ -193,8 +124,5 @@ output_commit(struct output *o)
 void
 output_abort(void)
 {
-	if (tmp_name[0] != '\0') {
-		unlink(tmp_name);
-		tmp_name[0] = '\0';
-	}
+	af_abort(&out_file);
 }

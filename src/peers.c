@@ -14,12 +14,13 @@
  * file and line, as is any line that does not parse.  Private keys and
  * PSKs pass only through sodium_malloc memory and are wiped after use.
  *
- * New files appear atomically: they are written under a temporary name
- * (created with O_EXCL | O_NOFOLLOW), synced, then published with link(2)
- * (never replaces an existing file: two processes creating the default
- * identity at once end up sharing one) or rename(2) (known_peers, whose
- * update runs under an flock on its directory so concurrent shards don't
- * lose each other's additions).
+ * New files appear atomically (atomicfile.c): a temporary file in the same
+ * directory, synced, then published with link(2), which never replaces an
+ * existing file (two processes creating the default identity at once end
+ * up sharing one), or rename(2) (known_peers, whose update runs under an
+ * flock on its directory so concurrent shards don't lose each other's
+ * additions, and keeps the old file's mode and owner).  authorized_peers
+ * and known_peers that group or others may write are refused.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -36,6 +37,7 @@
 
 #include <sodium.h>
 
+#include "atomicfile.h"
 #include "peers.h"
 #include "util.h"
 
@@ -51,16 +53,6 @@ init_sodium(void)
 {
 	if (sodium_init() < 0)
 		fatal(EXIT_IO, "libsodium initialisation failed");
-}
-
-static void *
-secure_alloc(size_t n)
-{
-	void *p = sodium_malloc(n);
-
-	if (p == NULL)
-		fatal(EXIT_IO, "out of locked memory allocating %zu bytes", n);
-	return p;
 }
 
 static char *
@@ -148,73 +140,30 @@ make_dirs(const char *dir)
 	free(p);
 }
 
-static void
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
-/* A fresh temporary file next to path: O_EXCL | O_NOFOLLOW, mode. */
-static int
-open_temp(const char *path, mode_t mode, char **tmp)
-{
-	size_t n = strlen(path) + 16;
-	int fd, tries;
-
-	*tmp = xmalloc(n);
-	for (tries = 0; tries < 100; tries++) {
-		snprintf(*tmp, n, "%s.tmp%08x", path,
-		    (unsigned)randombytes_random());
-		fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, mode);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST)
-			break;
-	}
-	fatal_errno(EXIT_IO, "cannot create a temporary file for %s", path);
-}
-
 /*
  * Create path holding data, all or nothing, never replacing an existing
- * file.  Returns 0, or 1 if path already exists.
+ * file (atomicfile.c, AF_NOREPLACE).  Returns 0, or 1 if path already
+ * exists.
  */
 static int
 create_new_file(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char *tmp;
-	int fd = open_temp(path, mode, &tmp), e;
+	struct atomicfile af;
+	int rc;
 
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-		e = errno;
-		close(fd);
-		unlink(tmp);
+	if (af_open(&af, path, mode, AF_UNNAMED) < 0)
+		fatal_errno(EXIT_IO, "cannot create a temporary file for %s",
+		    path);
+	if (write_all(af.fd, data, len) != 0) {
+		int e = errno;
+		close(af.fd);
+		af_abort(&af);
 		errno = e;
-		fatal_errno(EXIT_IO, "cannot write %s", tmp);
+		fatal_errno(EXIT_IO, "cannot write %s", path);
 	}
-	if (close(fd) != 0) {
-		e = errno;
-		unlink(tmp);
-		errno = e;
-		fatal_errno(EXIT_IO, "cannot write %s", tmp);
-	}
-	if (link(tmp, path) != 0) {
-		e = errno;
-		unlink(tmp);
-		free(tmp);
-		if (e == EEXIST)
-			return 1;
-		errno = e;
+	if ((rc = af_commit(&af)) < 0)
 		fatal_errno(EXIT_IO, "cannot create %s", path);
-	}
-	unlink(tmp);
-	free(tmp);
-	return 0;
+	return rc;
 }
 
 /* ---- reading key files line by line ------------------------------------ */
@@ -317,6 +266,21 @@ open_list(const char *path, int missing_ok)
 	return f;
 }
 
+/* A list of trusted keys others may write would let them add keys: refuse
+ * it, as ssh's StrictModes does. */
+static void
+check_list_mode(FILE *f, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fileno(f), &st) != 0)
+		fatal_errno(EXIT_IO, "cannot stat %s", path);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		fatal(EXIT_USAGE, "%s is writable by %s, who could add keys to "
+		    "it; chmod go-w %s", path, st.st_mode & S_IWOTH ?
+		    "everyone" : "its group", path);
+}
+
 /* ---- private keys ------------------------------------------------------ */
 
 /* Refuse a secret file that is not ours alone. */
@@ -342,8 +306,8 @@ check_private_mode(int fd, const char *path, const char *what)
  * the caller) after checking its mode.  Returns the length; a file of cap
  * bytes or more is refused.
  */
-static size_t
-read_secret_file(const char *path, const char *what, char *buf, size_t cap)
+size_t
+peers_read_secret(const char *path, const char *what, char *buf, size_t cap)
 {
 	size_t len = 0;
 	ssize_t n;
@@ -372,16 +336,41 @@ read_secret_file(const char *path, const char *what, char *buf, size_t cap)
 	return len;
 }
 
+int
+peers_is_private_key(const char *path)
+{
+	char head[sizeof(PRIV_TYPE)];	/* the type and its blank */
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	/* read(2) of just these bytes: the key itself never passes through
+	 * a stdio buffer */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return 0;
+	while (got < sizeof(head) && (n = read(fd, head + got,
+	    sizeof(head) - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return got == sizeof(head) && memcmp(head, PRIV_TYPE " ",
+	    sizeof(head)) == 0;
+}
+
 /* "psi-stream-x25519-private BASE64\n" into priv. */
 static void
 read_private(const char *path, uint8_t priv[PEERS_KEY_LEN])
 {
 	enum { CAP = 128 };
-	char *buf = secure_alloc(CAP);
+	char *buf = xsodium_malloc(CAP);
 	size_t len, tl = strlen(PRIV_TYPE);
 	int bad;
 
-	len = read_secret_file(path, "private key", buf, CAP);
+	len = peers_read_secret(path, "private key", buf, CAP);
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
 	bad = len != tl + 1 + B64_LEN || memcmp(buf, PRIV_TYPE, tl) != 0 ||
@@ -419,7 +408,7 @@ keygen(const char *path, const char *comment, uint8_t pub_out[PEERS_KEY_LEN])
 	enum { PRIV_CAP = 128 };
 	uint8_t *priv;
 	char *text, *pubpath, *pubtext, b64[B64_LEN + 1];
-	size_t publen, tl = strlen(PRIV_TYPE);
+	size_t tl = strlen(PRIV_TYPE);
 	struct stat st;
 	int rc;
 
@@ -428,14 +417,13 @@ keygen(const char *path, const char *comment, uint8_t pub_out[PEERS_KEY_LEN])
 		check_comment(comment);
 	if (lstat(path, &st) == 0)
 		return 1;
-	pubpath = xmalloc(strlen(path) + 5);
-	snprintf(pubpath, strlen(path) + 5, "%s.pub", path);
+	pubpath = xasprintf("%s.pub", path);
 	if (lstat(pubpath, &st) == 0)
 		fatal(EXIT_USAGE, "%s already exists; not overwriting it",
 		    pubpath);
 
-	priv = secure_alloc(PEERS_KEY_LEN);
-	text = secure_alloc(PRIV_CAP);
+	priv = xsodium_malloc(PEERS_KEY_LEN);
+	text = xsodium_malloc(PRIV_CAP);
 	randombytes_buf(priv, PEERS_KEY_LEN);
 	crypto_scalarmult_base(pub_out, priv);
 	memcpy(text, PRIV_TYPE " ", tl + 1);
@@ -453,10 +441,7 @@ keygen(const char *path, const char *comment, uint8_t pub_out[PEERS_KEY_LEN])
 
 	sodium_bin2base64(b64, sizeof(b64), pub_out, PEERS_KEY_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
-	publen = strlen(PUB_TYPE) + B64_LEN + (comment ? strlen(comment) : 0) +
-	    4;
-	pubtext = xmalloc(publen);
-	snprintf(pubtext, publen, "%s %s%s%s\n", PUB_TYPE, b64,
+	pubtext = xasprintf("%s %s%s%s\n", PUB_TYPE, b64,
 	    comment && *comment ? " " : "", comment ? comment : "");
 	if (create_new_file(pubpath, pubtext, strlen(pubtext), 0644) != 0) {
 		/* someone made path.pub meanwhile: take back our half */
@@ -465,9 +450,6 @@ keygen(const char *path, const char *comment, uint8_t pub_out[PEERS_KEY_LEN])
 		    pubpath);
 	}
 	free(pubtext);
-	free(pubpath);
-	pubpath = dir_of(path);
-	sync_dir(pubpath);
 	free(pubpath);
 	return 0;
 }
@@ -542,7 +524,7 @@ identity_load(const char *path)
 		}
 	}
 	refuse_public(id->path);
-	id->priv = secure_alloc(PEERS_KEY_LEN);
+	id->priv = xsodium_malloc(PEERS_KEY_LEN);
 	read_private(id->path, id->priv);
 	crypto_scalarmult_base(id->pub, id->priv);
 	return id;
@@ -632,6 +614,7 @@ peers_load_authorized(const char *path, uint8_t (**keys)[PEERS_KEY_LEN])
 	*keys = NULL;
 	l->path = p;
 	if ((l->f = open_list(p, path == NULL)) != NULL) {
+		check_list_mode(l->f, p);
 		/* read to the end: a bad line is an error for every peer */
 		while (next_line(l)) {
 			if (ignorable(l->buf))
@@ -740,20 +723,21 @@ copy_fd(int in, int out, const char *from, const char *to)
 }
 
 /*
- * Append "hostport KEY" to path: copy the old file and the new line to a
- * temporary file, then rename it into place.  Runs with the directory
- * locked; returns what a scan under the lock found (another process may
- * have recorded the host meanwhile) or SCAN_NONE after appending.
+ * Append "hostport KEY" to path: the old file and the new line go to a
+ * new file that replaces it (atomicfile.c: its mode and owner are kept).
+ * Runs with the directory locked; returns what a scan under the lock
+ * found (another process may have recorded the host meanwhile) or
+ * SCAN_NONE after appending.
  */
 static enum scan
 append_known(const char *path, const char *hostport,
     const uint8_t pub[PEERS_KEY_LEN], unsigned long *line,
     uint8_t recorded[PEERS_KEY_LEN])
 {
-	char *dir = dir_of(path), *tmp, b64[B64_LEN + 1], last = '\n';
-	int dfd, fd, old;
+	char *dir = dir_of(path), b64[B64_LEN + 1], last = '\n';
+	struct atomicfile af;
+	int dfd, old;
 	struct stat st;
-	mode_t mode = 0644;
 	enum scan res = SCAN_NONE;
 	FILE *f;
 
@@ -768,42 +752,41 @@ append_known(const char *path, const char *hostport,
 	if (old >= 0) {
 		if (fstat(old, &st) != 0)
 			fatal_errno(EXIT_IO, "cannot stat %s", path);
-		mode = st.st_mode & 07777;
 		if ((f = fdopen(dup(old), "r")) == NULL)
 			fatal_errno(EXIT_IO, "cannot read %s", path);
+		check_list_mode(f, path);
 		res = scan_known(f, path, hostport, pub, line, recorded);
 		fclose(f);
 	}
 	if (res != SCAN_NONE)
 		goto out;
 
-	fd = open_temp(path, 0600, &tmp);
+	if (af_open(&af, path, 0644, AF_UNNAMED) < 0)
+		fatal_errno(EXIT_IO, "cannot create a temporary file for %s",
+		    path);
 	if (old >= 0) {
 		if (lseek(old, 0, SEEK_SET) != 0)
 			fatal_errno(EXIT_IO, "cannot read %s", path);
-		copy_fd(old, fd, path, tmp);
+		copy_fd(old, af.fd, path, path);
 		if (st.st_size > 0 && (pread(old, &last, 1, st.st_size - 1) != 1))
 			fatal_errno(EXIT_IO, "cannot read %s", path);
-		if (last != '\n' && write_all(fd, "\n", 1) != 0)
-			fatal_errno(EXIT_IO, "cannot write %s", tmp);
+		if (last != '\n' && write_all(af.fd, "\n", 1) != 0)
+			fatal_errno(EXIT_IO, "cannot write %s", path);
 	}
 	sodium_bin2base64(b64, sizeof(b64), pub, PEERS_KEY_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
-	if (write_all(fd, hostport, strlen(hostport)) != 0 ||
-	    write_all(fd, " " PUB_TYPE " ", strlen(PUB_TYPE) + 2) != 0 ||
-	    write_all(fd, b64, B64_LEN) != 0 || write_all(fd, "\n", 1) != 0 ||
-	    fchmod(fd, mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
-		unlink(tmp);
-		fatal_errno(EXIT_IO, "cannot write %s", tmp);
-	}
-	if (rename(tmp, path) != 0) {
+	if (write_all(af.fd, hostport, strlen(hostport)) != 0 ||
+	    write_all(af.fd, " " PUB_TYPE " ", strlen(PUB_TYPE) + 2) != 0 ||
+	    write_all(af.fd, b64, B64_LEN) != 0 ||
+	    write_all(af.fd, "\n", 1) != 0) {
 		int e = errno;
-		unlink(tmp);
+		close(af.fd);
+		af_abort(&af);
 		errno = e;
-		fatal_errno(EXIT_IO, "cannot update %s", path);
+		fatal_errno(EXIT_IO, "cannot write %s", path);
 	}
-	(void)fsync(dfd);
-	free(tmp);
+	if (af_commit(&af) != 0)
+		fatal_errno(EXIT_IO, "cannot update %s", path);
 out:
 	if (old >= 0)
 		close(old);
@@ -830,6 +813,7 @@ known_peer_check(const char *path, const char *hostport,
 		p = real;
 	}
 	if ((f = open_list(p, 1)) != NULL) {
+		check_list_mode(f, p);
 		res = scan_known(f, p, hostport, pub, &line, recorded);
 		fclose(f);
 	}
@@ -870,11 +854,11 @@ int
 psk_load(const char *path, uint8_t psk[PEERS_KEY_LEN])
 {
 	enum { CAP = 80 };
-	char *buf = secure_alloc(CAP);
+	char *buf = xsodium_malloc(CAP);
 	size_t len;
 	int bad;
 
-	len = read_secret_file(path, "PSK file", buf, CAP);
+	len = peers_read_secret(path, "PSK file", buf, CAP);
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
 	bad = hex_decode(psk, PEERS_KEY_LEN, buf, len) != 0;

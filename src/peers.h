@@ -13,7 +13,8 @@
  * ~/.config/psi-stream/).
  *
  * Errors: a file that cannot be read or written ends the program with
- * EXIT_IO; bad content, a private file others may read, or an existing key
+ * EXIT_IO; bad content, a private file others may read, an
+ * authorized_peers or known_peers others may write, or an existing key
  * file in the way end it with EXIT_USAGE.  Messages name the file and line.
  */
 #ifndef PSI_PEERS_H
@@ -71,6 +72,17 @@ int	peers_authorized(const char *path, const uint8_t pub[PEERS_KEY_LEN]);
  * renamed into place, under a lock on its directory) unless strict. */
 enum known_result known_peer_check(const char *path, const char *hostport,
 	    const uint8_t pub[PEERS_KEY_LEN], int strict);
+
+/* Read all of a small secret file (at most cap - 1 bytes) into buf, the
+ * caller's sodium_malloc memory, with read(2), never stdio, after checking
+ * it is a regular file that group and others can neither read nor write
+ * (else exit 1, saying which chmod fixes it).  what names it in messages
+ * ("OPRF key file").  Returns its length; errors are fatal. */
+size_t	peers_read_secret(const char *path, const char *what, char *buf,
+	    size_t cap);
+/* 1 if path starts like a private key file ("psi-stream-x25519-private "),
+ * read with read(2) without passing the key through stdio; else 0. */
+int	peers_is_private_key(const char *path);
 
 /* Read a 32-byte PSK from path into psk (caller's sodium_malloc memory).
  * The file must not be readable or writable by group or others.

@@ -16,6 +16,7 @@
 #include "oprf.h"
 #include "output.h"
 #include "pool.h"
+#include "peers.h"
 #include "prf.h"
 #include "records.h"
 #include "util.h"
@@ -38,21 +39,21 @@ job(void *arg, size_t lo, size_t hi)
 	return 0;
 }
 
+/* The key file is a secret: read like a private key (peers.c), with a
+ * mode check and into sodium memory, never through stdio. */
 static void
 load_key(uint8_t *sk, const char *keyfile)
 {
-	char text[200];
-	size_t len;
-	FILE *f;
+	enum { CAP = 200 };
+	char *text = xsodium_malloc(CAP);
+	size_t len = peers_read_secret(keyfile, "OPRF key file", text, CAP);
+	int bad = oprf_parse_key_hex(sk, text, len) < 0;
 
-	if ((f = fopen(keyfile, "r")) == NULL)
-		fatal_errno(EXIT_USAGE, "cannot open %s", keyfile);
-	len = fread(text, 1, sizeof(text), f);
-	fclose(f);
-	if (oprf_parse_key_hex(sk, text, len) < 0)
+	sodium_memzero(text, CAP);
+	sodium_free(text);
+	if (bad)
 		fatal(EXIT_USAGE, "%s: not an OPRF key (want 64 hex digits of "
 		    "a canonical non-zero scalar)", keyfile);
-	sodium_memzero(text, sizeof(text));
 }
 
 static void

@@ -281,6 +281,24 @@ connect_peer(struct run_opts *ro, struct policy *pol,
 	}
 }
 
+/* Few keys per shard: the per-shard counts say where the peer's keys fall
+ * under a public hash (security review, finding 7).  Say so. */
+#define SHARD_WARN	1000
+
+static void
+warn_small_shard(const struct run_opts *ro)
+{
+	if (ro->s.p.shard_n < 2 || (run_stats.keys >= SHARD_WARN &&
+	    run_stats.peer_records >= SHARD_WARN))
+		return;
+	warnx_("warning: shard %u/%u holds %llu of our keys and %llu of the "
+	    "peer's: with fewer than %d, the per-shard counts show each side "
+	    "where the other's keys fall; use fewer shards (see psi-stream(1), "
+	    "SECURITY CONSIDERATIONS)", ro->s.p.shard_i, ro->s.p.shard_n,
+	    (unsigned long long)run_stats.keys,
+	    (unsigned long long)run_stats.peer_records, SHARD_WARN);
+}
+
 int
 cmd_run(struct run_opts *ro)
 {
@@ -362,6 +380,7 @@ cmd_run(struct run_opts *ro)
 	if (psk)
 		sodium_free(psk);
 	rc = session_run(ch, &ro->s);
+	warn_small_shard(ro);
 	/* From here the signal thread cannot reach the channel or --stats:
 	 * a signal now waits for our exit (fatal_claim_end). */
 	fatal_claim_end();

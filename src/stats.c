@@ -10,10 +10,11 @@
  * warning first erases a --progress line (progress_end()), which is a
  * no-op when the line is off.
  *
- * Atomicity follows output.c: the JSON goes to ".NAME.XXXXXX" in the
- * target's directory, is fsync'ed and renamed over the target, and the
- * directory is fsync'ed so the rename itself survives a crash.  A reader
- * therefore sees either the previous file or the complete new one.
+ * The file is written with atomicfile.c, like -o: a temporary file in the
+ * target's directory, fsync'ed and renamed over the target, the directory
+ * fsync'ed; an existing file's mode and owner are kept.  A reader sees
+ * either the previous file or the complete new one.  The atomicfile is
+ * static, so this allocates nothing.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "progress.h"
 #include "stats.h"
 #include "util.h"
@@ -49,7 +51,7 @@ static double	cur_start, mono_start;
 static time_t	wall_start;
 static int	started;
 static char	error_msg[ERR_MAX];
-static char	tmp_name[PATH_MAX];	/* non-empty while a temp file exists */
+static struct atomicfile stats_file = { .fd = -1 };	/* static: no malloc */
 static atomic_int writing;
 
 void
@@ -297,76 +299,25 @@ warn_write(const char *what, const char *path, int err)
 	return -1;
 }
 
-static void
-sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1),
-	    path) >= (int)sizeof(dir))
-		return;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return;
-	fsync(fd);		/* best effort: some file systems refuse */
-	close(fd);
-}
-
 static int
 write_atomically(const char *path, const char *text, size_t len)
 {
-	const char *slash = strrchr(path, '/');
-	int dirlen = slash ? (int)(slash - path + 1) : 0, fd, err;
-	struct stat st;
+	int err;
 
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
-	    !S_ISDIR(st.st_mode)) {
-		/* --stats /dev/null, a FIFO: written in place; a rename
-		 * would replace the device with a file */
-		if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
-		    write_all(fd, text, len) < 0) {
-			err = errno;
-			if (fd >= 0)
-				close(fd);
-			return warn_write("cannot write", path, err);
-		}
-		close(fd);
-		return 0;
-	}
-	if (snprintf(tmp_name, sizeof(tmp_name), "%.*s.%s.XXXXXX", dirlen,
-	    path, slash ? slash + 1 : path) >= (int)sizeof(tmp_name)) {
-		tmp_name[0] = '\0';
-		return warn_write("path too long:", path, ENAMETOOLONG);
-	}
-	if ((fd = mkostemp(tmp_name, O_CLOEXEC)) < 0) {
+	if (af_open(&stats_file, path, 0666, 0) < 0) {
 		err = errno;
-		tmp_name[0] = '\0';
-		return warn_write("cannot create a temporary file next to",
+		return err == ENAMETOOLONG ? warn_write("path too long:", path,
+		    err) : warn_write("cannot create a temporary file next to",
 		    path, err);
 	}
-	fchmod(fd, 0666 & ~current_umask());
-	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+	if (write_all(stats_file.fd, text, len) < 0) {
 		err = errno;
-		close(fd);
+		close(stats_file.fd);
 		stats_abort();
 		return warn_write("cannot write", path, err);
 	}
-	if (close(fd) < 0) {
-		err = errno;
-		stats_abort();
-		return warn_write("cannot write", path, err);
-	}
-	if (rename(tmp_name, path) < 0) {
-		err = errno;
-		stats_abort();
-		return warn_write("cannot rename statistics into place as",
-		    path, err);
-	}
-	tmp_name[0] = '\0';
-	sync_dir(path);
+	if (af_commit(&stats_file) != 0)
+		return warn_write("cannot write", path, errno);
 	return 0;
 }
 
@@ -395,8 +346,5 @@ stats_write(const char *path, int exit_status)
 void
 stats_abort(void)
 {
-	if (tmp_name[0] != '\0') {
-		unlink(tmp_name);
-		tmp_name[0] = '\0';
-	}
+	af_abort(&stats_file);
 }

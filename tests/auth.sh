@@ -10,7 +10,7 @@
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 54
+plan 65
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
@@ -206,6 +206,45 @@ check "... the querier hears 'local I/O error' and no path or record number" \
     sh -c "grep -q 'failed: local I/O error\$' '$T/bad.c.err' &&
 	! grep -Eq 'secret|customers|record' '$T/bad.c.err' ||
 	{ sed 's/^/# /' '$T/bad.c.err'; false; }"
+
+# Files keep their permissions: -o and --stats over existing 0600 files
+# leave 0600 files; new ones follow the umask (077 here: 0600 too, 022:
+# 0644).  A group-writable authorized_peers is refused, naming the chmod;
+# a group-readable OPRF key too.
+printf 'old\n' >"$T/o600"; printf '{}\n' >"$T/s600"; chmod 600 "$T/o600" "$T/s600"
+pair modes "--insecure -q -o $T/o600 --stats $T/s600 $T/b" "--insecure -q $T/a"
+is "-o and --stats over 0600 files: both exit 0" "$C_RC $L_RC" "0 0"
+is "... -o leaves 0600, --stats leaves 0600" \
+    "$(stat -c %a "$T/o600") $(stat -c %a "$T/s600")" "600 600"
+same_file "... and -o holds the new output" "$T/o600" "$T/b.want"
+rm -f "$T/new644" "$T/new600"
+(umask 022; pair modes2 "--insecure -q -o $T/new644 $T/b" "--insecure -q $T/a")
+(umask 077; pair modes3 "--insecure -q -o $T/new600 $T/b" "--insecure -q $T/a")
+is "... twin: new files follow the umask (022: 644, 077: 600)" \
+    "$(stat -c %a "$T/new644") $(stat -c %a "$T/new600")" "644 600"
+cp "$T/alice.pub" "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
+chmod 664 "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
+"$PSI" --listen 127.0.0.1:1 --identity "$T/bob" "$T/b" >/dev/null 2>"$T/err"
+is "a group-writable authorized_peers is refused (exit 1)" "$?" 1
+check "... naming the file and the chmod" \
+    grep -q "authorized_peers is writable by its group.*chmod go-w .*authorized_peers" "$T/err"
+rm -f "$XDG_CONFIG_HOME/psi-stream/authorized_peers"
+printf '%s\n' 5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e >"$T/oprf"
+chmod 640 "$T/oprf"
+"$PSI" prf --oprf-key "$T/oprf" "$T/a" >/dev/null 2>"$T/err"
+is "prf: a group-readable --oprf-key is refused (exit 1)" "$?" 1
+check "... saying chmod 600" grep -q 'readable by others; chmod 600' "$T/err"
+chmod 600 "$T/oprf"
+"$PSI" prf --oprf-key "$T/oprf" "$T/a" >"$T/prf.out" 2>"$T/err"
+is "... twin: mode 0600, it runs, one value per key" "$?:$(wc -l <"$T/prf.out")" "0:300"
+
+# Few keys per shard: the counts leak where the peer's keys fall; say so.
+pair shw "--insecure --shard 1/4 $T/b" "--insecure -q --shard 1/4 $T/a"
+check "a shard of under 1000 keys: the listener warns about the counts" \
+    grep -q "warning: shard 1/4 holds .* the per-shard counts show" "$T/shw.l.err"
+pair shw2 "--insecure $T/b" "--insecure -q $T/a"
+check "... twin: no warning without --shard" \
+    sh -c "! grep -q 'per-shard counts' '$T/shw2.l.err'"
 
 # Session parameters must agree.
 pair norm "--insecure -q --ignore-case $T/b" "--insecure -q $T/a"

@@ -40,6 +40,7 @@ check "... naming the file" grep -q 'does-not-exist' "$T/err"
 # prf against RFC 9497 A.1.1 (vector key skSm; inputs 00 and 5a x 17)
 vec="$SRCDIR/tests/vectors/rfc9497-ristretto255-sha512-oprf.txt"
 sed -n 's/^skSm *= *//p' "$vec" >"$T/key"
+chmod 600 "$T/key"	# a secret: refused if others may read it
 printf '\000\nZZZZZZZZZZZZZZZZZ\n' >"$T/in"
 sed -n 's/^Output *= *//p' "$vec" >"$T/want"
 "$PSI" prf --oprf-key "$T/key" "$T/in" >"$T/got" 2>"$T/err"
@@ -48,9 +49,11 @@ printf 'ZZZZZZZZZZZZZZZZz\n' | "$PSI" prf --oprf-key "$T/key" >"$T/got2"
 check "prf: a different input gives a different output" \
     test "$(cat "$T/got2")" != "$(sed -n 2p "$T/want")"
 printf '%064d\n' 0 >"$T/zero"
+chmod 600 "$T/zero"
 "$PSI" prf --oprf-key "$T/zero" "$T/in" >/dev/null 2>"$T/err"; rc=$?
 is "prf refuses a zero key (exit 1)" "$rc" 1
 printf 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n' >"$T/big"
+chmod 600 "$T/big"
 "$PSI" prf --oprf-key "$T/big" "$T/in" >/dev/null 2>"$T/err"; rc=$?
 is "prf refuses a non-canonical key (exit 1)" "$rc" 1
 

@@ -10,6 +10,7 @@ awk 'BEGIN { for (i = 0; i < 2500; i++) printf "id-%05d\n", i * 5 }' >"$T/h"
 expected_matches "$T/q" "$T/h" >"$T/q.want"
 expected_matches "$T/h" "$T/q" >"$T/h.want"
 printf '%s\n' 5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e >"$T/key"
+chmod 600 "$T/key"
 
 "$PSI" prf --oprf-key "$T/key" -j 1 "$T/q" >"$T/prf1"
 for j in 2 7; do
