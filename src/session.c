@@ -278,6 +278,8 @@ open_output(struct session *sess)
 	    sess->o->rec.zero_term ? '\0' : '\n');
 }
 
+static void warn_no_match(const struct session *, uint64_t matched);
+
 /* Stream the record spill once, writing into out (opened by the caller)
  * the header line (--header) and then the records whose index is a hit,
  * or with --unmatched those whose index is not, and commit it. */
@@ -311,9 +313,57 @@ write_matches(struct session *sess, struct output *out)
 	}
 	run_stats.matched_records = matched;
 	run_stats.unmatched_records = sess->nkeys - matched;
+	warn_no_match(sess, matched);
 	if (sess->o->p.role == ROLE_QUERIER)	/* final only after DONE */
 		ch_expect(sess->ch, FR_DONE, sess->frame);
 	output_commit(out);
+}
+
+/*
+ * No match although both sides have many keys: most likely the two sides
+ * extract keys differently (another --key-field, --csv on one side only),
+ * which the parameters cannot catch since fields and formats stay local.
+ * Say so, naming our settings (also in --stats as key_settings).
+ */
+#define MANY_KEYS	100
+
+static void
+warn_no_match(const struct session *sess, uint64_t matched)
+{
+	static char set[320];
+	const struct rec_opts *r = &sess->o->rec;
+	size_t n = 0;
+	unsigned i;
+
+	if (matched > 0 || sess->nkeys < MANY_KEYS ||
+	    run_stats.peer_records < MANY_KEYS)
+		return;
+	if (r->nkey_fields == 0 && r->key_field == 0)
+		n += (size_t)snprintf(set, sizeof(set), "whole records");
+	else if (r->nkey_fields == 0)
+		n += (size_t)snprintf(set, sizeof(set), "--key-field %u",
+		    r->key_field);
+	else
+		for (i = 0; i < r->nkey_fields && n < sizeof(set) - 64; i++) {
+			const char *sep = i ? "," : "--key-field ";
+			int nl = r->key_namelen[i] > 40 ? 40 :
+			    (int)r->key_namelen[i];
+
+			if (r->key_names[i] != NULL)
+				n += (size_t)snprintf(set + n, sizeof(set) - n,
+				    "%s%.*s", sep, nl, r->key_names[i]);
+			else
+				n += (size_t)snprintf(set + n, sizeof(set) - n,
+				    "%s%u", sep, r->key_fields[i]);
+		}
+	snprintf(set + n, sizeof(set) - n, ", %s--csv, %s--trim, "
+	    "%s--ignore-case", r->csv ? "" : "no ", r->trim ? "" : "no ",
+	    r->ignore_case ? "" : "no ");
+	run_stats.key_settings = set;
+	warnx_("no record matched although both sides have many keys "
+	    "(%" PRIu64 " here, %" PRIu64 " on the peer): check that both "
+	    "extract keys alike; ours: %s", sess->nkeys,
+	    run_stats.peer_records, set);
 }
 
 /* Write the count to out (opened by the caller) and commit it. */
@@ -355,6 +405,7 @@ run_querier(struct session *sess)
 		sess->ctx.count = sess->matched;
 		sess->role->end(&sess->ctx);
 		ch_expect(sess->ch, FR_DONE, sess->frame);
+		warn_no_match(sess, sess->matched);
 		print_count(out, sess->matched);
 		return EXIT_OK;
 	}
@@ -409,8 +460,10 @@ run_holder(struct session *sess)
 		out = sess->o->p.reveal == REVEAL_BOTH ? open_output(sess) :
 		    NULL;	/* before DONE */
 		ch_send(sess->ch, FR_DONE, NULL, 0);
-		if (out)
+		if (out) {
+			warn_no_match(sess, sess->ctx.count);
 			print_count(out, sess->ctx.count);
+		}
 		return EXIT_OK;
 	}
 

@@ -270,6 +270,12 @@ build(struct jbuf *b, int status)
 	JU64(b, "peer_records", s->peer_records);
 	JU64(b, "matched_records", s->matched_records);
 	JU64(b, "unmatched_records", s->unmatched_records);
+	jput(b, "  \"key_settings\": ", 18);
+	if (s->key_settings)
+		jstr(b, s->key_settings);
+	else
+		jput(b, "null", 4);
+	jput(b, ",\n", 2);
 	JU64(b, "truncation_bits", s->truncation_bits);
 	JU64(b, "digest_bytes", s->digest_bytes);
 	JU64(b, "spill_bytes", s->spill_bytes);

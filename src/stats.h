@@ -20,7 +20,7 @@
  *     "started": "2024-05-01T02:30:00Z", "finished": "2024-05-01T02:41:07Z",
  *     "records": ..., "keys": ..., "empty_skipped": ..., "invalid_skipped": ...,
  *     "shard_skipped": ..., "peer_records": ..., "matched_records": ...,
- *     "unmatched_records": ...,
+ *     "unmatched_records": ..., "key_settings": "..." or null,
  *     "truncation_bits": ..., "digest_bytes": ..., "spill_bytes": ...,
  *     "bytes_sent": ..., "bytes_received": ..., "peak_rss_bytes": ...,
  *     "seconds": { "total": 667.1, "read": 12.0, "query": 301.5, ... } }
@@ -50,6 +50,8 @@ struct stats {
 	uint64_t	 matched_records; /* records that matched (or the count) */
 	uint64_t	 unmatched_records; /* records that did not (0 when we
 					   do not learn the matches) */
+	const char	*key_settings;	/* our key extraction, when a run
+					   matched nothing (else NULL) */
 	uint32_t	 truncation_bits; /* t of DESIGN section 1 */
 	uint64_t	 digest_bytes;	/* GCS digest bytes sent or received */
 	uint64_t	 spill_bytes;	/* bytes written to temporary files */

@@ -6,7 +6,7 @@
 # where joining the fields would collide), in the order given, with
 # --trim and --ignore-case per field.  Bad lists and names exit 1 or 2.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 18
+plan 24
 
 # ---- a column by name ---------------------------------------------------------
 cat >"$T/people.csv" <<'EOF'
@@ -82,6 +82,25 @@ is "--trim --ignore-case apply to each field of a composite key" "$(cat "$T/norm
 pair count "--insecure -q --key-field 1,2 $T/h.tsv" "--insecure -q --key-field 1 $T/q.tsv"
 is "--key-field 1,2 against --key-field 1: both exit 5" "$C_RC $L_RC" "5 5"
 check "... naming both counts" grep -q "peer's keys have 2 fields (--key-field), ours have 1" "$T/count.c.err"
+
+# A likely mismatch is named: 0 matches while both sides have many keys.
+awk 'BEGIN { for (i = 0; i < 500; i++) printf "%d,x%d\n", i, i }' >"$T/w1.csv"
+awk 'BEGIN { for (i = 0; i < 500; i++) printf "x%d\n", i }' >"$T/w2.txt"
+pair warn "--insecure --csv --stats $T/w1.json $T/w1.csv" "--insecure --stats $T/w2.json $T/w2.txt"
+is "--csv on one side only: 0 matches, both exit 0" "$C_RC $L_RC $(cat "$T/warn.l.out" "$T/warn.c.out" | wc -l)" "0 0 0"
+check "... both sides warn that key extraction may differ, naming their settings" sh -c \
+    "grep -q 'no record matched although both sides have many keys.*ours: --key-field 1, --csv' '$T/warn.l.err' &&
+     grep -q 'no record matched.*ours: whole records, no --csv, no --trim, no --ignore-case' '$T/warn.c.err'"
+check "... and --stats shows the settings" sh -c \
+    "grep -q '\"key_settings\": \"--key-field 1, --csv' '$T/w1.json' && grep -q '\"key_settings\": \"whole records' '$T/w2.json'"
+pair nowarn "--insecure --csv --key-field 2 --stats $T/w3.json $T/w1.csv" "--insecure $T/w2.txt"
+is "negative: the same files read alike match all 500, no warning" \
+    "$(wc -l <"$T/nowarn.c.out") $(grep -c 'no record matched' "$T/nowarn.c.err" "$T/nowarn.l.err" | grep -c ':[1-9]')" "500 0"
+check "... and key_settings is null" grep -q '"key_settings": null' "$T/w3.json"
+head -20 "$T/w1.csv" >"$T/w4.csv"; head -20 "$T/w2.txt" >"$T/w5.txt"
+pair few "--insecure --csv $T/w4.csv" "--insecure $T/w5.txt"
+is "negative: 0 matches among 20 keys a side is not flagged" \
+    "$(cat "$T/few.l.err" "$T/few.c.err" | grep -c 'no record matched')" 0
 
 # Bad lists.
 bad=0
