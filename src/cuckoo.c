@@ -40,20 +40,26 @@ void
 cuckoo_hashes(const uint8_t key[CUCKOO_KEY_BYTES], u128 f, uint64_t m,
     uint32_t bins[3])
 {
+	const uint64_t mask = ((uint64_t)1 << 42) - 1;
+	uint64_t hi = (uint64_t)(f >> 64), lo = (uint64_t)f, s0 = 0, s1 = 0;
+	uint64_t c[3];
 	uint8_t in[16], out[16];
-	u128 v = 0;
 	int i;
 
-	for (i = 15; i >= 0; i--, f >>= 8)
-		in[i] = (uint8_t)f;
-	crypto_shorthash_siphashx24(out, in, sizeof(in), key);
-	for (i = 15; i >= 0; i--)
-		v = v << 8 | out[i];		/* little-endian */
-	for (i = 0; i < 3; i++, v >>= 42) {
-		u128 c = v & (((u128)1 << 42) - 1);
-
-		bins[i] = (uint32_t)((c * m) >> 42);
+	for (i = 0; i < 8; i++) {
+		in[i] = (uint8_t)(hi >> (56 - 8 * i));
+		in[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
 	}
+	crypto_shorthash_siphashx24(out, in, sizeof(in), key);
+	for (i = 7; i >= 0; i--) {		/* little-endian */
+		s0 = s0 << 8 | out[i];
+		s1 = s1 << 8 | out[8 + i];
+	}
+	c[0] = s0 & mask;
+	c[1] = (s0 >> 42 | s1 << 22) & mask;
+	c[2] = (s1 >> 20) & mask;
+	for (i = 0; i < 3; i++)
+		bins[i] = (uint32_t)(((u128)c[i] * m) >> 42);
 }
 
 size_t

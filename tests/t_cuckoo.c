@@ -30,9 +30,13 @@
 static void
 key_of(uint8_t key[CUCKOO_KEY_BYTES], uint32_t a, uint32_t b)
 {
+	int i;
+
 	memset(key, 0, CUCKOO_KEY_BYTES);
-	memcpy(key, &a, 4);
-	memcpy(key + 4, &b, 4);
+	for (i = 0; i < 4; i++) {
+		key[i] = (uint8_t)(a >> (8 * i));
+		key[4 + i] = (uint8_t)(b >> (8 * i));
+	}
 }
 
 /* The i-th test fingerprint: spread out, distinct. */
@@ -63,6 +67,25 @@ consistent(const struct cuckoo *c, uint64_t m, uint64_t salt)
 	return used == n;
 }
 
+/* cuckoo.h's definition of the bins, written out the slow way. */
+static void
+ref_hashes(const uint8_t key[CUCKOO_KEY_BYTES], u128 f, uint64_t m,
+    uint32_t bins[3])
+{
+	uint8_t in[16], out[16];
+	u128 v = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		in[i] = (uint8_t)(f >> (120 - 8 * i));
+	crypto_shorthash_siphashx24(out, in, sizeof(in), key);
+	for (i = 0; i < 16; i++)
+		v |= (u128)out[i] << (8 * i);
+	for (i = 0; i < 3; i++)
+		bins[i] = (uint32_t)((((v >> (42 * i)) & (((u128)1 << 42) - 1)) *
+		    m) >> 42);
+}
+
 static void
 test_hashes(void)
 {
@@ -85,6 +108,20 @@ test_hashes(void)
 	cuckoo_hashes(k1, ~(u128)0, (uint64_t)UINT32_MAX - 1, a);
 	range &= a[0] < UINT32_MAX - 1 && a[1] < UINT32_MAX - 1;
 	ok(range && same, "bins in range and a fixed function of the key");
+	for (i = 0, same = 1; i < 3000; i++) {
+		uint64_t m = i < 1000 ? 93931 : i < 2000 ? 1 + (uint64_t)i * i *
+		    i : UINT32_MAX - 1;
+
+		cuckoo_hashes(k1, fp_of(i, 5) * (i + 1), m, a);
+		ref_hashes(k1, fp_of(i, 5) * (i + 1), m, b);
+		same &= !memcmp(a, b, sizeof(a));
+	}
+	ok(same, "bins as the definition says (a reference written out)");
+	cuckoo_hashes(k1, fp_of(1, 0), 1000, a);
+	cuckoo_hashes(k1, fp_of(2, 0), 1000, b);
+	ok(a[0] == 866 && a[1] == 808 && a[2] == 864 &&
+	    (b[0] != a[0] || b[1] != a[1]), "frozen bins of one fingerprint "
+	    "(another differs)");
 	ok(moved == 1000, "another key moves every fingerprint's bins");
 }
 
