@@ -32,11 +32,12 @@ TMPDIR_OPT= STATS_OPT=
 "$PSI" --help 2>&1 | grep -q -- '--tmpdir' && TMPDIR_OPT=yes
 "$PSI" --help 2>&1 | grep -q -- '--stats' && STATS_OPT=yes
 
-# wait_for FILE: up to 20 seconds
+# wait_for FILE [-s]: up to 20 seconds for FILE to exist (-s: to be
+# non-empty: the relay creates its port file before it writes the port)
 wait_for() {
-	_i=0
-	while [ ! -e "$1" ] && [ $_i -lt 400 ]; do sleep 0.05; _i=$((_i + 1)); done
-	[ -e "$1" ]
+	_i=0 _t=${2:--e}
+	while [ ! "$_t" "$1" ] && [ $_i -lt 400 ]; do sleep 0.05; _i=$((_i + 1)); done
+	[ "$_t" "$1" ]
 }
 
 # start NAME CUT HOLD 'LISTENER ARGS' 'CONNECTOR ARGS': listener, relay
@@ -63,7 +64,7 @@ start() {
 	# shellcheck disable=SC2086
 	"$RELAY" "$D/port" "$_port" "$D/wire" "$_cut" $_hold 2>"$D/relay.err" &
 	RPID=$!
-	wait_for "$D/port" || diag "relay did not start"
+	wait_for "$D/port" -s || diag "relay did not start"
 	# shellcheck disable=SC2086
 	"$PSI" --peer "127.0.0.1:$(cat "$D/port")" $COMMON $_ct $_ca \
 	    >"$D/c.stdout" 2>"$D/c.err" &
