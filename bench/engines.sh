@@ -42,15 +42,18 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 # json FILE KEY: a number from a --stats file.
 json() { sed -n "s/.*\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
 
-# Which engines this build has: --help lists --engine and its names.
-help=$("$psi" --help 2>&1 || true)
-if printf '%s\n' "$help" | grep -q -- '--engine'; then
+# Which engines this build has: an unknown --engine name makes it list
+# the built-in ones ("built in: dh, ot") and exit 1 before any network.
+probe=$("$psi" --engine '?' --insecure --peer 127.0.0.1:9 /dev/null 2>&1 || true)
+case $probe in
+*"built in:"*)
 	has_engine=yes
-	if printf '%s\n' "$help" | grep -- '--engine' | grep -qw ot; then has_ot=yes
-	else has_ot=no; fi
-else
-	has_engine=no has_ot=no
-fi
+	case " $(echo "${probe#*built in: }" | tr -d ',)') " in
+	*" ot "*) has_ot=yes ;;
+	*) has_ot=no ;;
+	esac ;;
+*)	has_engine=no has_ot=no ;;
+esac
 
 # Inputs: record i has key c<i> (common) for i % 10 < 3, else a<i> or b<i>;
 # the digits are scrambled so the files are not in key order.

@@ -23,10 +23,18 @@
 . "${SRCDIR:-.}/tests/lib.sh"
 plan 109
 
-if "$PSI" --help 2>&1 | grep -q -- '--engine'; then has_engine=yes
-else has_engine=no; fi
-if [ "$has_engine" = yes ] && "$PSI" --help 2>&1 | grep -- '--engine' | grep -qw ot
-then has_ot=yes; else has_ot=no; fi
+# Which engines this build has: an unknown --engine name makes it list
+# the built-in ones ("built in: dh, ot") and exit 1 before any network.
+probe=$("$PSI" --engine '?' --insecure --peer 127.0.0.1:9 /dev/null 2>&1 || true)
+case $probe in
+*"built in:"*)
+	has_engine=yes
+	case " $(echo "${probe#*built in: }" | tr -d ',)') " in
+	*" ot "*) has_ot=yes ;;
+	*) has_ot=no ;;
+	esac ;;
+*)	has_engine=no has_ot=no ;;
+esac
 [ "$has_ot" = yes ] || diag "this build has no --engine ot: every ot check is skipped"
 NOOT="--engine ot is not in this build"
 
