@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "digest.h"
 #include "engine-dh.h"
+#include "engine-ot.h"
 #include "engine.h"
 #include "util.h"
 
@@ -22,7 +23,7 @@ static const struct {
 	const struct engine	*engine;	/* NULL: reserved, not built */
 } engines[] = {
 	{ ENGINE_DH,	"dh",	&engine_dh },
-	{ ENGINE_OT,	"ot",	NULL },
+	{ ENGINE_OT,	"ot",	&engine_ot },
 };
 
 #define NENGINES	(sizeof(engines) / sizeof(engines[0]))

@@ -112,7 +112,7 @@ struct pool;
 /* Engine ids, as encoded in the session parameters (params.h). */
 enum engine_id {
 	ENGINE_DH = 1,		/* DH-OPRF, RFC 9497 ristretto255 (engine-dh.c) */
-	ENGINE_OT = 2		/* reserved: KKRT OT-extension OPRF */
+	ENGINE_OT = 2		/* KKRT16 OT-extension OPRF (engine-ot.c) */
 };
 
 /*

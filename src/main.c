@@ -176,8 +176,9 @@ static const struct option_def options[] = {
 	    "(comm -23, join -v), not those it has" },
 	{ "count-only", OPT_COUNT_ONLY, C_RUN, NULL,
 	    "learn only the size of the intersection" },
-	{ "engine", OPT_ENGINE, C_RUN, "dh",
-	    "the PSI engine, the same on both sides (default dh)" },
+	{ "engine", OPT_ENGINE, C_RUN, "ot|dh",
+	    "the PSI engine, the same on both sides (default ot; dh with "
+	    "--count-only)" },
 	{ "context", OPT_CONTEXT, C_RUN, "STRING",
 	    "a label both sides must give identically" },
 	{ "shard", OPT_SHARD, C_RUN | C_CHECK, "I/N",
@@ -628,7 +629,7 @@ parse(struct cli *c, int argc, char **argv)
 	c->cmd = find_command(argc, argv);
 	c->progress = -1;
 	c->ro.s.p.version = PROTOCOL_VERSION;
-	c->ro.s.p.engine = ENGINE_DH;
+	c->ro.s.p.engine = 0;		/* finish(): ot, or dh for --count-only */
 	c->ro.s.rec.delim = '\t';
 	c->ro.connect_timeout = 60;
 	c->ro.accept_timeout = 600;
@@ -712,6 +713,13 @@ finish(struct cli *c)
 	ro->s.p.key_fields = (uint8_t)rec_key_count(rec);
 	ro->s.p.trim = (uint8_t)rec->trim;
 	ro->s.p.ignore_case = (uint8_t)rec->ignore_case;
+	if (ro->s.p.engine == 0)
+		ro->s.p.engine = ro->s.p.count_only ? ENGINE_DH : ENGINE_OT;
+	else if (ro->s.p.engine == ENGINE_OT && ro->s.p.count_only)
+		usage_error(c->cmd, "--engine ot cannot do --count-only: with "
+		    "an OT-extension OPRF the querier computes its own values "
+		    "and would see which of its keys matched; use --engine dh "
+		    "(the default with --count-only)");
 	if (c->cmd->bit != C_RUN)
 		return;
 

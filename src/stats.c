@@ -279,6 +279,9 @@ build(struct jbuf *b, int status)
 	JU64(b, "truncation_bits", s->truncation_bits);
 	JU64(b, "digest_bytes", s->digest_bytes);
 	JU64(b, "spill_bytes", s->spill_bytes);
+	JU64(b, "buckets", s->buckets);
+	JU64(b, "bucket_padded_load", s->bucket_padded_load);
+	JU64(b, "bins_per_bucket", s->bins_per_bucket);
 	JU64(b, "bytes_sent", s->bytes_sent);
 	JU64(b, "bytes_received", s->bytes_received);
 	JU64(b, "peak_rss_bytes", peak_rss());

@@ -22,6 +22,7 @@
  *     "shard_skipped": ..., "peer_records": ..., "matched_records": ...,
  *     "unmatched_records": ..., "key_settings": "..." or null,
  *     "truncation_bits": ..., "digest_bytes": ..., "spill_bytes": ...,
+ *     "buckets": ..., "bucket_padded_load": ..., "bins_per_bucket": ...,
  *     "bytes_sent": ..., "bytes_received": ..., "peak_rss_bytes": ...,
  *     "seconds": { "total": 667.1, "read": 12.0, "query": 301.5, ... } }
  *
@@ -55,6 +56,9 @@ struct stats {
 	uint32_t	 truncation_bits; /* t of DESIGN section 1 */
 	uint64_t	 digest_bytes;	/* GCS digest bytes sent or received */
 	uint64_t	 spill_bytes;	/* bytes written to temporary files */
+	uint64_t	 buckets;	/* OT engine: B (0 with dh) */
+	uint64_t	 bucket_padded_load;	/* OT engine: L_Q */
+	uint64_t	 bins_per_bucket;	/* OT engine: m */
 	uint64_t	 bytes_sent;	/* on the wire, framing included */
 	uint64_t	 bytes_received;
 };

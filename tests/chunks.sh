@@ -8,6 +8,8 @@
 # different sequence (1024 976), so the sequence does follow the input.
 . "${SRCDIR:-.}/tests/lib.sh"
 plan 6
+# QUERY frames are the DH engine's
+E="--engine dh"
 
 awk 'BEGIN { for (i = 0; i < 3000; i++) printf "k%05d\n", i }' >"$T/short"
 awk 'BEGIN { pad = sprintf("%394s", ""); gsub(/ /, "x", pad);
@@ -21,14 +23,14 @@ sizes() {
 	    tr '\n' ' ' | sed 's/ $//'
 }
 
-pair short "--insecure -vvv $T/h" "--insecure -q $T/short"
+pair short "--insecure -vvv $E $T/h" "--insecure -q $E $T/short"
 is "6-byte keys: both exit 0" "$C_RC $L_RC" "0 0"
-pair long "--insecure -vvv $T/h" "--insecure -q $T/long"
+pair long "--insecure -vvv $E $T/h" "--insecure -q $E $T/long"
 is "400-byte keys: both exit 0" "$C_RC $L_RC" "0 0"
 is "6-byte keys: QUERY sizes by count" "$(sizes short)" "1024 1024 952"
 is "400-byte keys: the same QUERY sizes" "$(sizes long)" "$(sizes short)"
 
-pair fewer "--insecure -vvv $T/h" "--insecure -q $T/fewer"
+pair fewer "--insecure -vvv $E $T/h" "--insecure -q $E $T/fewer"
 is "2000 keys: both exit 0" "$C_RC $L_RC" "0 0"
 is "2000 keys: different sizes, 1024 976" "$(sizes fewer)" "1024 976"
 done_testing

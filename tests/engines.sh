@@ -225,8 +225,9 @@ line2",2
 x,nobody,3
 x,"bob, jr@example.com",4
 EOF
-printf '2,"bob, jr@example.com",20\n3,"carol\nline2",30\n4,dave@example.com,40\n' >"$T/c1.w"
-printf 'x,"dave@example.com",1\nx,"carol\nline2",2\nx,"bob, jr@example.com",4\n' >"$T/c3.w"
+# --header: each output starts with its input's header line
+printf 'id,email,n\n2,"bob, jr@example.com",20\n3,"carol\nline2",30\n4,dave@example.com,40\n' >"$T/c1.w"
+printf 'k,email,id\nx,"dave@example.com",1\nx,"carol\nline2",2\nx,"bob, jr@example.com",4\n' >"$T/c3.w"
 each "--csv --header --key-field 2, quoted keys with , and newline" \
     "--csv --header --key-field 2" "$T/c1.csv" "$T/c3.csv" "$T/c1.w" "$T/c3.w"
 

@@ -28,6 +28,8 @@ DOWNQ=$(( 98 + 33 + 19 * FRAMES + 32 * N + 27 ))
 # UPQ/2 is mid-query, DOWNQ + 2048 mid-digest and UPQ + 2048 mid-reveal.
 
 COMMON="--insecure -q --timeout 10 --accept-timeout 30 --connect-timeout 20"
+# The phases cut below are the DH engine's (its long query phase).
+"$PSI" --help 2>&1 | grep -q -- '--engine' && COMMON="$COMMON --engine dh"
 TMPDIR_OPT= STATS_OPT=
 "$PSI" --help 2>&1 | grep -q -- '--tmpdir' && TMPDIR_OPT=yes
 "$PSI" --help 2>&1 | grep -q -- '--stats' && STATS_OPT=yes

@@ -4,8 +4,8 @@
 # per target: the targets keep compiling and no committed input crashes,
 # trips a sanitizer or breaks a target's own checks.
 . "${SRCDIR:-.}/tests/lib.sh"
-targets="gcs frames session handshake records peers baseot"
-plan 7
+targets="gcs frames session handshake records peers baseot otframes"
+plan 8
 for t in $targets; do
 	bin=${BUILDDIR:-.}/fuzz/replay_$t
 	if "$bin" "$SRCDIR/fuzz/corpus/$t" >"$T/$t.out" 2>"$T/$t.err"; then

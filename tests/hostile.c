@@ -32,7 +32,10 @@
 
 #include "channel.h"
 #include "digest.h"
+#include "baseot.h"
 #include "engine-dh.h"
+#include "engine-ot.h"
+#include "kkrt.h"
 #include "gcs.h"
 #include "noise.h"
 #include "oprf.h"
@@ -174,6 +177,7 @@ accept_any(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 }
 
 static int count_only;		/* a *-count-* scenario: --count-only */
+static int ot;			/* a *-ot-* scenario: --engine ot */
 
 static void
 default_params(struct params *p, int role)
@@ -181,7 +185,7 @@ default_params(struct params *p, int role)
 	memset(p, 0, sizeof(*p));
 	p->version = PROTOCOL_VERSION;
 	p->role = (uint8_t)role;
-	p->engine = ENGINE_DH;
+	p->engine = ot ? ENGINE_OT : ENGINE_DH;
 	p->key_fields = 1;
 	p->count_only = (uint8_t)count_only;
 }
@@ -811,6 +815,145 @@ holder(const char *s)
 	return 98;
 }
 
+/* ---- the OT engine's frames (engine-ot.c) ------------------------------- */
+
+/* OT_COUNT both ways (ours: n keys, the minimum bins); psi-stream's sizes. */
+static void
+ot_counts(struct ot_sizes *z, uint64_t n, int querier_side)
+{
+	uint8_t b[OT_COUNT_LEN];
+	uint64_t them, bins;
+
+	put_u64(b, n);
+	put_u64(b + 8, OT_MIN_BINS);
+	ch_send(ch, FR_OT_COUNT, b, sizeof(b));
+	if (ch_expect(ch, FR_OT_COUNT, frame) != OT_COUNT_LEN)
+		exit(99);
+	them = get_u64(frame);
+	bins = get_u64(frame + 8);
+	z->nq = querier_side ? n : them;
+	z->nh = querier_side ? them : n;
+	z->max_bins = bins < OT_MIN_BINS ? bins : OT_MIN_BINS;
+	ot_sizes(z, 0);
+}
+
+static void
+ot_send_params(const struct ot_sizes *z, uint64_t bump)
+{
+	uint8_t b[OT_PARAMS_LEN];
+
+	put_u64(b, z->buckets + bump);
+	put_u64(b + 8, z->load);
+	put_u64(b + 16, z->bins);
+	ch_send(ch, FR_OT_PARAMS, b, sizeof(b));
+}
+
+/* One OT_CORR frame of garbage rows for (bucket, off), rows rows. */
+static void
+ot_corr(uint64_t bucket, uint32_t off, size_t rows)
+{
+	put_u64(frame, bucket);
+	put_u32(frame + 8, off);
+	randombytes_buf(frame + OT_CORR_HEADER, rows * KKRT_ROW);
+	ch_send(ch, FR_OT_CORR, frame, OT_CORR_HEADER + rows * KKRT_ROW);
+}
+
+/* We are the querier; psi-stream (the holder) has three keys. */
+static int
+ot_querier(const char *s)
+{
+	struct ot_sizes z;
+	struct baseot_sender *snd;
+	uint8_t A[BASEOT_POINT];
+	uint64_t rows;
+
+	handshake(ROLE_QUERIER);
+	if (strcmp(s, "q-ot-nkeys-short") == 0) {
+		send_u64(FR_OT_COUNT, 3);
+		drain();
+	}
+	if (strcmp(s, "q-ot-nkeys-bins") == 0) {
+		uint8_t b[OT_COUNT_LEN];
+		put_u64(b, 3);
+		put_u64(b + 8, 1);		/* buckets of one bin */
+		ch_send(ch, FR_OT_COUNT, b, sizeof(b));
+		drain();
+	}
+	ot_counts(&z, 5000, 1);
+	if (strcmp(s, "q-ot-params") == 0) {
+		ot_send_params(&z, 1);
+		drain();
+	}
+	ot_send_params(&z, 0);
+	snd = baseot_sender_new(A, NULL);
+	if (strcmp(s, "q-ot-base-a") == 0)
+		memset(A, 0xff, sizeof(A));
+	if (strcmp(s, "q-ot-base-a-short") == 0) {
+		ch_send(ch, FR_OT_BASE_A, A, 31);
+		drain();
+	}
+	ch_send(ch, FR_OT_BASE_A, A, sizeof(A));
+	baseot_sender_free(snd);
+	if (strcmp(s, "q-ot-base-a") == 0)
+		drain();
+	if (ch_expect(ch, FR_OT_BASE_B, frame) != KKRT_K * BASEOT_POINT)
+		exit(99);
+	rows = z.bins < OT_CORR_ROWS ? z.bins : OT_CORR_ROWS;
+	if (strcmp(s, "q-ot-corr-bucket") == 0)	/* out of order */
+		ot_corr(z.buckets > 1 ? 1 : 7, 0, (size_t)rows);
+	else if (strcmp(s, "q-ot-corr-bin") == 0)
+		ot_corr(0, 1, (size_t)rows);
+	else if (strcmp(s, "q-ot-corr-short") == 0)
+		ot_corr(0, 0, (size_t)rows - 1);
+	else if (strcmp(s, "q-ot-corr-header") == 0)
+		ch_send(ch, FR_OT_CORR, frame, 5);
+	else if (strcmp(s, "q-ot-corr-truncated") == 0) {
+		ot_corr(0, 0, (size_t)rows);	/* then the bucket stops */
+		ch_send(ch, FR_DONE, NULL, 0);
+	} else
+		return 98;
+	drain();
+}
+
+/* We are the holder; psi-stream (the querier) has three keys. */
+static int
+ot_holder(const char *s)
+{
+	struct ot_sizes z;
+	uint8_t *B = xmalloc(KKRT_K * BASEOT_POINT), c[KKRT_K / 8];
+	uint8_t *keys = xmalloc(KKRT_K * BASEOT_KEY), A[BASEOT_POINT];
+
+	handshake(ROLE_HOLDER);
+	if (strcmp(s, "h-ot-nkeys-huge") == 0) {
+		uint8_t b[OT_COUNT_LEN];
+		put_u64(b, (uint64_t)1 << 50);
+		put_u64(b + 8, OT_MIN_BINS);
+		ch_send(ch, FR_OT_COUNT, b, sizeof(b));
+		drain();
+	}
+	ot_counts(&z, 5000, 0);
+	if (ch_expect(ch, FR_OT_PARAMS, frame) != OT_PARAMS_LEN)
+		exit(99);
+	if (ch_expect(ch, FR_OT_BASE_A, frame) != BASEOT_POINT)
+		exit(99);
+	memcpy(A, frame, sizeof(A));
+	randombytes_buf(c, sizeof(c));
+	if (baseot_receive(frame, A, c, KKRT_K, B, keys, NULL) != 0)
+		exit(99);
+	if (strcmp(s, "h-ot-base-b") == 0)
+		memset(B + 100 * BASEOT_POINT, 0, BASEOT_POINT);
+	else if (strcmp(s, "h-ot-base-b-short") == 0) {
+		ch_send(ch, FR_OT_BASE_B, B, (KKRT_K - 1) * BASEOT_POINT);
+		drain();
+	} else if (strcmp(s, "h-ot-wrong-corr") == 0) {
+		ch_send(ch, FR_OT_CORR, B, 64);
+		drain();
+	} else
+		return 98;
+	ch_send(ch, FR_OT_BASE_B, B, KKRT_K * BASEOT_POINT);
+	drain();
+}
+
 static const char *const scenarios[] = {
 	"q-http", "q-empty-msg", "q-short-msg1", "q-garbage-msg3",
 	"q-params-version", "q-params-role", "q-params-short",
@@ -835,6 +978,11 @@ static const char *const scenarios[] = {
 	"q-count-early", "q-count-impossible", "q-count-short",
 	"q-count-wrong-type", "q-count-honest", "h-count-eval-more",
 	"h-count-eval-invalid", "h-count-wrong-after-count", "h-count-honest",
+	"q-ot-nkeys-short", "q-ot-nkeys-bins", "q-ot-params", "q-ot-base-a",
+	"q-ot-base-a-short", "q-ot-corr-bucket", "q-ot-corr-bin",
+	"q-ot-corr-short", "q-ot-corr-header", "q-ot-corr-truncated",
+	"h-ot-nkeys-huge", "h-ot-base-b", "h-ot-base-b-short",
+	"h-ot-wrong-corr",
 	NULL
 };
 
@@ -856,12 +1004,17 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);	/* a closed peer: write fails, exit 3 */
 	frame = xmalloc(CH_MAX_PAYLOAD);
 	count_only = strstr(argv[1], "-count-") != NULL;
+	ot = strstr(argv[1], "-ot-") != NULL;
 	we_connect = strcmp(argv[2], "connect") == 0;
 	if (we_connect)
 		connect_to(argv[3]);
 	else
 		listen_on(argv[3]);
-	rc = argv[1][0] == 'q' ? querier(argv[1]) : holder(argv[1]);
+	if (ot)
+		rc = argv[1][0] == 'q' ? ot_querier(argv[1]) :
+		    ot_holder(argv[1]);
+	else
+		rc = argv[1][0] == 'q' ? querier(argv[1]) : holder(argv[1]);
 	if (ch != NULL)
 		ch_close(ch);
 	else

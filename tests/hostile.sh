@@ -5,7 +5,10 @@
 # the wrong type at each step, bad QUERY sizes and elements, invalid or
 # miscounted EVALs, truncated, malformed, overfull and out-of-order DIGEST
 # and REVEAL chunks, count mismatches, an absurd HCOUNT, --count-only's
-# answers and counts, bad session parameters in handshake message 3 and
+# answers and counts; the OT engine's frames (short or malformed counts,
+# bins and parameters, invalid or short base-OT points, correction rows
+# of the wrong bucket, bin or size, a cut bucket, an absurd count); bad
+# session parameters in handshake message 3 and
 # in HELLO, an ERROR frame with terminal escapes, a silent peer; and zstd
 # bombs in input files.  Each case checks psi-stream's exit status (5 for
 # a protocol violation, 4 when the handshake fails, 3 for a lost or
@@ -114,6 +117,22 @@ h-digest-too-many s 5 6 more_than_it_announced
 h-digest-order s 5 6 not_in_increasing_order
 h-dend-mismatch s 5 6 DEND_count_does_not_match
 h-honest s 0 - -
+q-ot-nkeys-short d 5 6 malformed_OT.COUNT
+q-ot-nkeys-bins d 5 6 fewer_than_the_minimum
+q-ot-params d 5 6 OT_engine_parameters_differ
+q-ot-base-a d 5 6 invalid_base-OT_point_in_OT.BASE.A
+q-ot-base-a-short d 5 6 malformed_OT.BASE.A
+q-ot-corr-bucket d 5 6 rows_of_another_bucket
+q-ot-corr-bin d 5 6 rows_from_another_bin
+q-ot-corr-short d 5 6 a_number_of_rows_the_bucket_sizes_do_not_give
+q-ot-corr-header d 5 6 shorter_than_its_header
+q-ot-corr-truncated d 5 6 expected_OT.CORR,_got_DONE
+h-ot-nkeys-huge d 5 6 more_than_any_input
+h-ot-base-b d 5 6 invalid_base-OT_point_in_OT.BASE.B
+h-ot-base-b-short d 5 6 malformed_OT.BASE.B
+h-ot-wrong-corr d 5 6 expected_OT.BASE.B,_got_OT.CORR
+q-ot-corr-bucket s 5 6 rows_of_another_bucket
+h-ot-base-b s 5 6 invalid_base-OT_point_in_OT.BASE.B
 '
 ncases=$(echo "$cases" | grep -c .)
 plan $((2 * ncases + 1 + 4))
@@ -121,6 +140,8 @@ plan $((2 * ncases + 1 + 4))
 printf 'alpha\nbeta\ngamma\n' >"$T/keys"
 MEM=
 "$PSI" --help 2>&1 | grep -q -- '--memory' && MEM="--memory 16M"
+# tests/hostile speaks the DH engine's protocol, except in *-ot-* cases
+"$PSI" --help 2>&1 | grep -q -- '--engine' && MEM="$MEM --engine dh"
 TIME=
 if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o "$T/rss" true 2>/dev/null; then
 	TIME=yes
@@ -143,7 +164,10 @@ run() {
 	[ "$_s" = h-silent ] && _to=2
 	[ "$3" = A ] && _to=2 _q=	# the refusal is logged at level 1
 	_role=
-	case $_s in *-count-*) _role=--count-only ;; esac
+	case $_s in
+	*-count-*) _role=--count-only ;;
+	*-ot-*) _role="--engine ot" ;;	# after $MEM's --engine dh: wins
+	esac
 	_listen=yes	# does psi-stream listen?
 	case $_s.$_d in
 	q-*.d) ;;

@@ -10,16 +10,19 @@ plan 5
 
 awk 'BEGIN { for (i = 0; i < 100000; i++) printf "k%06d\n", i }' >"$T/h"
 printf 'k000007\nk000042\nnope\n' >"$T/q"
-pair slow "--insecure -q -j 1 $T/h" "--insecure -q --timeout 2 $T/q"
+# the DH engine: its holder phase is long enough to need keepalives
+pair slow "--insecure -q -j 1 --engine dh $T/h" \
+    "--insecure -q --timeout 2 --engine dh $T/q"
 is "long holder phase, querier --timeout 2: both exit 0" "$C_RC $L_RC" "0 0"
 is "... querier output exact" "$(cat "$T/slow.c.out")" "k000007
 k000042"
 
 port=$(free_port)
-"$PSI" --listen "127.0.0.1:$port" --insecure -q -j 1 "$T/h" >/dev/null 2>&1 &
+"$PSI" --listen "127.0.0.1:$port" --insecure -q -j 1 --engine dh "$T/h" \
+    >/dev/null 2>&1 &
 lpid=$!
 ( sleep 1; kill -STOP $lpid ) &
-"$PSI" --peer "127.0.0.1:$port" --insecure -q --timeout 2 --connect-timeout 20 \
+"$PSI" --peer "127.0.0.1:$port" --insecure -q --timeout 2 --connect-timeout 20 --engine dh \
     "$T/q" >"$T/stop.out" 2>"$T/stop.err"; rc=$?
 kill -CONT $lpid 2>/dev/null; kill $lpid 2>/dev/null; wait $lpid 2>/dev/null
 is "a stopped holder: querier exits 3" "$rc" 3

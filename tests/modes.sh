@@ -4,11 +4,13 @@
 # computed by sort -u | comm), --count-only --reveal querier, roles swapped
 # with --role, on sets with duplicates, CRLF and empty lines; negative
 # twins: one side --count-only alone, or both sides the same role, exit 5.
-# --engine dh given on one side matches the default on the other; an
+# --engine ot given on one side matches the default on the other, --engine
+# dh on both sides works, dh against the default ot is exit 5 naming both;
+# --engine ot --count-only is a usage error (exit 1) saying why; an
 # engine that is not built in is a usage error (exit 1) naming the ones
-# that are (the mismatch of two engines is tests/t_params.c).
+# that are.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 24
+plan 30
 
 awk 'BEGIN { for (i = 0; i < 3000; i++) {
 	printf "key-%05d%s\n", i % 2400, (i % 7 == 0 ? "\r" : "");
@@ -51,7 +53,7 @@ same_file "--role swapped: the querier (listener) output exact" \
 same_file "--role swapped: the holder (connector) output exact" \
     "$T/sw.c.out" "$T/h.want"
 
-pair mix "--insecure -q --count-only $T/h" "--insecure -q $T/q"
+pair mix "--insecure -q --count-only $T/h" "--insecure -q --engine dh $T/q"
 is "--count-only on one side only: both exit 5" "$C_RC $L_RC" "5 5"
 check "... naming both settings" grep -q 'count-only' "$T/mix.c.err"
 is "... and nothing printed" "$(cat "$T/mix.c.out" "$T/mix.l.out" | wc -c)" 0
@@ -61,10 +63,19 @@ check "... naming both values" grep -q 'peer uses --reveal querier, we use --rev
 pair hh "--insecure -q $T/h" "--insecure -q --role holder $T/q"
 is "two holders: both exit 5" "$C_RC $L_RC" "5 5"
 
-pair en "--insecure -q --engine dh $T/h" "--insecure -q $T/q"
-is "--engine dh against the default: both exit 0" "$C_RC $L_RC" "0 0"
+pair en "--insecure -q --engine ot $T/h" "--insecure -q $T/q"
+is "--engine ot against the default: both exit 0" "$C_RC $L_RC" "0 0"
 same_file "... querier output exact" "$T/en.c.out" "$T/q.want"
+pair ed "--insecure -q --engine dh $T/h" "--insecure -q --engine dh $T/q"
+is "--engine dh on both sides: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "... querier output exact" "$T/ed.c.out" "$T/q.want"
+pair ex "--insecure -q --engine dh $T/h" "--insecure -q $T/q"
+is "--engine dh against the default ot: both exit 5" "$C_RC $L_RC" "5 5"
+check "... naming both engines" grep -q 'dh.*ot\|ot.*dh' "$T/ex.c.err"
+"$PSI" --insecure -q --engine ot --count-only --listen 0 "$T/h" 2>"$T/eo.err"
+is "--engine ot --count-only: exit 1" "$?" 1
+check "... saying why" grep -q "querier .* would see which of its keys matched" "$T/eo.err"
 "$PSI" --insecure -q --engine nope --listen 0 "$T/h" 2>"$T/en.err"
 is "--engine nope: exit 1" "$?" 1
-check "... naming the engines built in" grep -q "no engine 'nope' (built in: dh)" "$T/en.err"
+check "... naming the engines built in" grep -q "no engine 'nope' (built in: dh, ot)" "$T/en.err"
 done_testing

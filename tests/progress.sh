@@ -82,9 +82,10 @@ tm kill-session -t conn
 awk 'BEGIN { for (i = 1; i <= 50000; i++) print "user" i "@example.org" }' >"$T/q"
 awk 'BEGIN { for (i = 1; i <= 50000; i += 2) print "user" i "@example.org" }' >"$T/h"
 port=$(free_port)
-"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q "$T/h" \
-    >"$T/h.out" 2>"$T/h.err" &
-run big "'$PSI' --peer 127.0.0.1:$port --insecure -j1 -o '$T/q.out' '$T/q'; echo rc=\$?"
+# the DH engine: its query phase is long enough to sample
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q \
+    --engine dh "$T/h" >"$T/h.out" 2>"$T/h.err" &
+run big "'$PSI' --peer 127.0.0.1:$port --insecure -j1 --engine dh -o '$T/q.out' '$T/q'; echo rc=\$?"
 sample big 120 >"$T/big.lines"
 wait
 sed 's/^/# /' "$T/big.lines"
@@ -104,10 +105,10 @@ is "... and the run is right" "$(wc -l <"$T/q.out" | tr -d ' ')" 25000
 # From a pipe the size is unknown: no percentage (5,000 records are
 # enough for a phase that draws).
 port=$(free_port)
-"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q "$T/h" \
-    >"$T/h2.out" 2>&1 &
+"$PSI" --listen "127.0.0.1:$port" --insecure --accept-timeout 60 -q \
+    --engine dh "$T/h" >"$T/h2.out" 2>&1 &
 head -5000 "$T/q" >"$T/q5k"
-run pipe "cat '$T/q5k' | '$PSI' --peer 127.0.0.1:$port --insecure -j1 -o '$T/q2.out'; echo rc=\$?"
+run pipe "cat '$T/q5k' | '$PSI' --peer 127.0.0.1:$port --insecure -j1 --engine dh -o '$T/q2.out'; echo rc=\$?"
 sample pipe 60 >"$T/pipe.lines"
 wait
 n=$(grep -c ' query ' "$T/pipe.lines")

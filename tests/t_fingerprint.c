@@ -22,7 +22,7 @@
 #include <sodium.h>
 
 #include "fingerprint.h"
-#include "spill.h"
+#include "sorter.h"
 #include "util.h"
 #include "tap.h"
 

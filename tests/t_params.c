@@ -154,7 +154,8 @@ main(void)
 	    strstr(err, "both sides are holders") != NULL, "same roles");
 
 	ok(engine_by_name("dh") == engine_by_id(ENGINE_DH) &&
-	    engine_by_id(ENGINE_DH) != NULL && engine_by_name("ot") == NULL &&
+	    engine_by_id(ENGINE_DH) != NULL && engine_by_name("ot") != NULL &&
+	    engine_by_name("ot") == engine_by_id(ENGINE_OT) &&
 	    engine_by_id(99) == NULL, "engines by name and id");
 
 	{

@@ -1,0 +1,818 @@
+/*
+ * engine-ot.c: the OT-extension engine (engine.h): KKRT16 (kkrt.c) over
+ * 512 base OTs (baseot.c), bucket by bucket, semi-honest.  The querier
+ * gets one value per record, the holder three per record (one per cuckoo
+ * hash index); the session sorts, digests, merges and reveals them as for
+ * the DH engine.  doc/PROTOCOL.md section "OT engine" is the wire format.
+ *
+ * PROTOCOL (both roles, in this order; frames in FR_RANGE_OT)
+ *
+ *   1. Each side pulls its whole key stream, turns every key into a
+ *      fingerprint f (fingerprint.c, keyed by a seed from the handshake
+ *      hash) and sorts (f, record index) with a sorter of its own, so
+ *      duplicate keys are adjacent and every bucket is a contiguous range.
+ *   2. Both send OT_COUNT (their number of records and the most bins per
+ *      bucket their memory share holds), then read the peer's.  From
+ *      those four numbers both derive B buckets, the querier's padded
+ *      load L_Q and m bins per bucket (bucket.c; B doubles from the
+ *      default until m fits both sides); the querier sends them in
+ *      OT_PARAMS and the holder refuses numbers that differ from its own
+ *      (exit 5, naming both).
+ *   3. Base OTs: the querier sends OT_BASE_A, the holder (choice string s,
+ *      fresh random) answers OT_BASE_B with 512 points.
+ *   4. For b = 0 .. B-1 the querier puts the distinct fingerprints of
+ *      bucket b into a cuckoo table of m bins (at most L_Q keys: more is a
+ *      bucket overflow, exit 5; an insertion that fails is exit 5 too --
+ *      each below 2^-40 over a run, never a dropped key) and sends the m
+ *      correction rows of bucket b in OT_CORR frames of at most 1023 rows,
+ *      each headed by (bucket, first bin).  Every frame's size follows from
+ *      (nQ, nH) alone.  The holder checks each header and size, turns the
+ *      rows into q rows and evaluates its keys of bucket b at their three
+ *      bins.
+ *   The engine then has nothing more to send: the digest follows.
+ *
+ * Seeds (all public to both parties, fresh per session):
+ *   fingerprint seed = BLAKE2b-256("psi-stream ot fingerprint" || hs)
+ *   cuckoo key       = BLAKE2b-128("psi-stream ot cuckoo" || hs)
+ *   code seed        = BLAKE2b-256("psi-stream ot code" || hs)
+ * with hs the Noise handshake hash; the base OTs take hs as session id.
+ *
+ * Test hook: PSI_STREAM_TEST_OT_BUCKET=N in the environment of both
+ * parties sets the bucket target to N keys (many tiny buckets in tests);
+ * OT_PARAMS catches a side that lacks it.
+ *
+ * Threads: fingerprints, superblocks of a bucket (kkrt_*_block) and the
+ * holder's evaluations run on the pool; frames are sent and received on
+ * the calling thread only.
+ *
+ * Memory: half of ctx->mem for the fingerprint sorter, half for the
+ * bucket arrays, which set the bucket size: the querier's take 101 bytes
+ * a bin and 56 a slot (~14 MiB at the default 2^16 keys a bucket), the
+ * holder's 64 bytes a bin (q rows) plus 0.3 MiB of evaluation batch; a
+ * smaller budget on either side means more, smaller buckets (a little
+ * more padding).  Outside ctx->mem: 1 MiB of scratch per busy thread and
+ * the frame buffer, in the engine's reserve.  Duplicates of
+ * a key in the querier's bucket are parked in a recspill (12 bytes each,
+ * compressed, on disk) until the bucket's values are known.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "baseot.h"
+#include "bucket.h"
+#include "channel.h"
+#include "cuckoo.h"
+#include "engine-ot.h"
+#include "fingerprint.h"
+#include "kkrt.h"
+#include "noise.h"
+#include "pool.h"
+#include "progress.h"
+#include "recspill.h"
+#include "sorter.h"
+#include "stats.h"
+#include "util.h"
+
+#define NOTS		KKRT_K
+#define EVAL_CHUNK	4096	/* holder pairs per evaluation batch */
+#define TEST_TARGET_ENV	"PSI_STREAM_TEST_OT_BUCKET"
+/* --memory kept outside the sorters: per-thread scratch, buffers. */
+#define OT_RESERVE	(4u << 20)
+#define Q_BIN_BYTES	(KKRT_FP + 1 + KKRT_ROW + KKRT_OUT + 4)
+#define Q_SLOT_BYTES	(sizeof(u128) + 8 + 32)
+#define H_BIN_BYTES	KKRT_ROW
+#define H_FIXED_BYTES	(EVAL_CHUNK * (sizeof(u128) * 4 + 1 + 8))
+
+struct seeds {
+	uint8_t	fp[FP_SEED_BYTES];
+	uint8_t	cuckoo[CUCKOO_KEY_BYTES];
+	uint8_t	code[KKRT_SEED];
+};
+
+/* The sorted (fingerprint, record index) pairs, read bucket by bucket. */
+struct stream {
+	struct sorter	*s;
+	uint64_t	 buckets;
+	int		 have;
+	u128		 f;
+	uint64_t	 idx;
+};
+
+static void
+derive(uint8_t *out, size_t len, const char *label, const uint8_t *hs)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, len);
+	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
+	crypto_generichash_update(&st, hs, NOISE_HASH);
+	crypto_generichash_final(&st, out, len);
+}
+
+static void
+derive_seeds(struct seeds *sd, const uint8_t *hs)
+{
+	derive(sd->fp, sizeof(sd->fp), "psi-stream ot fingerprint", hs);
+	derive(sd->cuckoo, sizeof(sd->cuckoo), "psi-stream ot cuckoo", hs);
+	derive(sd->code, sizeof(sd->code), "psi-stream ot code", hs);
+}
+
+static u128
+be128(const uint8_t *p)
+{
+	u128 v = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t
+test_target(void)
+{
+	const char *e = getenv(TEST_TARGET_ENV);
+	uint64_t v;
+
+	if (e == NULL || *e == '\0')
+		return 0;
+	if (parse_uint(e, 1, (uint64_t)1 << 40, &v) != 0)
+		fatal(EXIT_USAGE, "%s=%s: not a number of keys", TEST_TARGET_ENV,
+		    e);
+	return v;
+}
+
+void
+ot_sizes(struct ot_sizes *z, uint64_t target)
+{
+	z->buckets = bucket_count(z->nq, z->nh, target ? target :
+	    BUCKET_TARGET);
+	for (;;) {
+		z->load = z->nq == 0 ? 0 : bucket_max_load(z->nq, z->buckets,
+		    BUCKET_LAMBDA);
+		z->bins = z->load == 0 ? 0 : bucket_bins(z->load, z->buckets,
+		    BUCKET_LAMBDA);
+		if (z->bins <= z->max_bins || z->buckets >= (uint64_t)1 << 40)
+			break;
+		z->buckets *= 2;
+	}
+	if (z->bins >= UINT32_MAX || z->bins > z->max_bins)
+		fatal(EXIT_USAGE, "OT engine: %" PRIu64 " bins per bucket is "
+		    "too many", z->bins);
+}
+
+long
+ot_corr_check(const uint8_t *buf, size_t len, uint64_t bucket, uint64_t off,
+    uint64_t bins, const char **why)
+{
+	uint64_t want = bins - off;
+
+	if (want > OT_CORR_ROWS)
+		want = OT_CORR_ROWS;
+	if (len < OT_CORR_HEADER) {
+		*why = "shorter than its header";
+		return -1;
+	}
+	if (get_u64(buf) != bucket) {
+		*why = "rows of another bucket than the next one";
+		return -1;
+	}
+	if (get_u32(buf + 8) != off) {
+		*why = "rows from another bin than the next one";
+		return -1;
+	}
+	if (len != OT_CORR_HEADER + want * KKRT_ROW) {
+		*why = "a number of rows the bucket sizes do not give";
+		return -1;
+	}
+	return (long)want;
+}
+
+int
+ot_params_check(const struct ot_sizes *z, const uint8_t *buf, size_t len,
+    char *err, size_t errlen)
+{
+	static const char *names[3] = { "buckets", "keys per bucket",
+	    "bins per bucket" };
+	uint64_t ours[3] = { z->buckets, z->load, z->bins }, theirs;
+	int i;
+
+	if (len != OT_PARAMS_LEN) {
+		snprintf(err, errlen, "malformed OT_PARAMS from peer (%zu "
+		    "bytes, not %d)", len, OT_PARAMS_LEN);
+		return -1;
+	}
+	for (i = 0; i < 3; i++)
+		if ((theirs = get_u64(buf + 8 * i)) != ours[i]) {
+			snprintf(err, errlen, "OT engine parameters differ: "
+			    "peer has %" PRIu64 " %s, we have %" PRIu64
+			    " (a different build or %s?)", theirs, names[i],
+			    ours[i], TEST_TARGET_ENV);
+			return -1;
+		}
+	return 0;
+}
+
+/* ---- step 1: fingerprints, sorted ---------------------------------------- */
+
+struct fpjob {
+	const struct fpctx	*fc;
+	const struct key_batch	*kb;
+	u128			*f;
+};
+
+static int
+job_fp(void *arg, size_t lo, size_t hi)
+{
+	struct fpjob *j = arg;
+	size_t i;
+
+	for (i = lo; i < hi; i++)
+		j->f[i] = fp_key(j->fc, KB_KEY(j->kb, i), KB_LEN(j->kb, i));
+	return 0;
+}
+
+static size_t
+sorter_share(const struct engine_ctx *ctx)
+{
+	return ctx->mem / 2 > sorter_min_memory() ? ctx->mem / 2 :
+	    sorter_min_memory();
+}
+
+/* The most bins per bucket our half of ctx->mem holds (at least
+ * OT_MIN_BINS: a tiny budget costs a little more than it says). */
+static uint64_t
+our_max_bins(const struct engine_ctx *ctx, int querier)
+{
+	uint64_t mb = ctx->mem / 2, n;
+
+	if (querier)
+		n = mb / (Q_BIN_BYTES + Q_SLOT_BYTES);
+	else
+		n = mb > H_FIXED_BYTES ? (mb - H_FIXED_BYTES) / H_BIN_BYTES : 0;
+	return n > OT_MIN_BINS ? n : OT_MIN_BINS;
+}
+
+/* Pull every key; returns how many, *out the finished sorter. */
+static uint64_t
+collect(struct engine_ctx *ctx, const struct seeds *sd, struct sorter **out)
+{
+	struct key_batch *kb = kb_new();
+	struct sorter *s = sorter_new(ctx->tmpdir, sorter_share(ctx));
+	struct fpctx fc;
+	struct fpjob j = { &fc, kb, xcalloc(KEY_BATCH, sizeof(u128)) };
+	uint64_t n = 0;
+	size_t i;
+
+	fp_init(&fc, sd->fp);
+	while (ctx->next_keys(ctx->sess, kb, KEY_BATCH) > 0) {
+		if (pool_run(ctx->pool, job_fp, &j, kb->n) < 0)
+			fatal(EXIT_IO, "cannot fingerprint a key");
+		for (i = 0; i < kb->n; i++)
+			sorter_add(s, j.f[i], kb->first + i);
+		n += kb->n;
+		ch_keepalive(ctx->ch);
+	}
+	free(j.f);
+	kb_free(kb);
+	sodium_memzero(&fc, sizeof(fc));
+	sorter_finish(s);
+	*out = s;
+	return n;
+}
+
+/* Next pair of bucket b, 0 when the bucket is done. */
+static int
+next_in_bucket(struct stream *st, uint64_t b, u128 *f, uint64_t *idx)
+{
+	if (!st->have)
+		st->have = sorter_next(st->s, &st->f, &st->idx);
+	if (!st->have || fp_bucket(st->f, st->buckets) != b)
+		return 0;
+	*f = st->f;
+	*idx = st->idx;
+	st->have = 0;
+	return 1;
+}
+
+/* ---- step 2: counts and sizes ------------------------------------------- */
+
+static void
+exchange_counts(struct engine_ctx *ctx, struct ot_sizes *z, uint64_t ours,
+    int querier)
+{
+	uint64_t theirs, mine = our_max_bins(ctx, querier), bins;
+
+	put_u64(ctx->frame, ours);
+	put_u64(ctx->frame + 8, mine);
+	ch_send(ctx->ch, FR_OT_COUNT, ctx->frame, OT_COUNT_LEN);
+	if (ch_expect(ctx->ch, FR_OT_COUNT, ctx->frame) != OT_COUNT_LEN)
+		fatal(EXIT_PROTO, "malformed OT_COUNT from peer (not %d bytes)",
+		    OT_COUNT_LEN);
+	theirs = get_u64(ctx->frame);
+	bins = get_u64(ctx->frame + 8);
+	engine_peer_keys(ctx, theirs, "announced");
+	if (bins < OT_MIN_BINS)
+		fatal(EXIT_PROTO, "OT_COUNT from peer allows %" PRIu64 " bins "
+		    "per bucket, fewer than the minimum %d", bins, OT_MIN_BINS);
+	ctx->peer_keys = theirs;
+	ctx->own_keys = ours;
+	z->nq = querier ? ours : theirs;
+	z->nh = querier ? theirs : ours;
+	z->max_bins = mine < bins ? mine : bins;
+	ot_sizes(z, test_target());
+	run_stats.buckets = z->buckets;
+	run_stats.bucket_padded_load = z->load;
+	run_stats.bins_per_bucket = z->bins;
+}
+
+/* ---- querier -------------------------------------------------------------- */
+
+struct qbucket {
+	const struct kkrt_querier *kq;
+	uint64_t	 bucket, bins;
+	uint8_t		*fp;		/* bins * 16 */
+	uint8_t		*hidx;		/* bins */
+	uint8_t		*corr;		/* bins * 64 */
+	uint8_t		*out;		/* bins * 16 */
+};
+
+/*
+ * Scratch spaces kept between pool jobs: a fresh 1 MiB per job came as
+ * new zero pages from the kernel every time (a tenth of the run went to
+ * clearing pages).  At most one per thread is ever out at once.
+ */
+static struct {
+	pthread_mutex_t		 lock;
+	struct kkrt_scratch	*free[64];
+	int			 n;
+} scratches = { PTHREAD_MUTEX_INITIALIZER, { NULL }, 0 };
+
+static struct kkrt_scratch *
+scratch_get(void)
+{
+	struct kkrt_scratch *w = NULL;
+
+	pthread_mutex_lock(&scratches.lock);
+	if (scratches.n > 0)
+		w = scratches.free[--scratches.n];
+	pthread_mutex_unlock(&scratches.lock);
+	return w != NULL ? w : kkrt_scratch_new();
+}
+
+static void
+scratch_put(struct kkrt_scratch *w)
+{
+	pthread_mutex_lock(&scratches.lock);
+	if (scratches.n < 64) {
+		scratches.free[scratches.n++] = w;
+		w = NULL;
+	}
+	pthread_mutex_unlock(&scratches.lock);
+	kkrt_scratch_free(w);
+}
+
+/* At the end of a role: wipe and free the idle ones. */
+static void
+scratch_release(void)
+{
+	pthread_mutex_lock(&scratches.lock);
+	while (scratches.n > 0)
+		kkrt_scratch_free(scratches.free[--scratches.n]);
+	pthread_mutex_unlock(&scratches.lock);
+}
+
+/* Run fn on every superblock [lo, hi) of a bucket of `bins` bins, with
+ * one scratch for the slice (a pool job's body). */
+static int
+superblocks(uint64_t bins, size_t lo, size_t hi, void *arg,
+    void (*fn)(void *, struct kkrt_scratch *, uint64_t off, uint64_t n))
+{
+	struct kkrt_scratch *w = scratch_get();
+	uint64_t off;
+	size_t sb;
+
+	for (sb = lo; sb < hi; sb++) {
+		off = (uint64_t)sb * KKRT_SB;
+		fn(arg, w, off, bins - off < KKRT_SB ? bins - off : KKRT_SB);
+	}
+	scratch_put(w);
+	return 0;
+}
+
+static void
+qblock(void *arg, struct kkrt_scratch *w, uint64_t off, uint64_t n)
+{
+	struct qbucket *q = arg;
+
+	kkrt_querier_block(q->kq, w, q->bucket, off, n, q->fp + off * KKRT_FP,
+	    q->hidx + off, q->corr + off * KKRT_ROW, q->out + off * KKRT_OUT);
+}
+
+static int
+job_qblock(void *arg, size_t lo, size_t hi)
+{
+	return superblocks(((struct qbucket *)arg)->bins, lo, hi, arg, qblock);
+}
+
+static struct kkrt_querier *
+querier_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
+{
+	uint8_t *keys = sodium_malloc(2 * NOTS * BASEOT_KEY);
+	struct baseot_sender *snd;
+	struct kkrt_querier *kq;
+
+	if (keys == NULL)
+		fatal(EXIT_IO, "out of secure memory for the base OTs");
+	snd = baseot_sender_new(ctx->frame, NULL);
+	ch_send(ctx->ch, FR_OT_BASE_A, ctx->frame, BASEOT_POINT);
+	if (ch_expect(ctx->ch, FR_OT_BASE_B, ctx->frame) != NOTS * BASEOT_POINT)
+		fatal(EXIT_PROTO, "malformed OT_BASE_B from peer (not %d "
+		    "points)", NOTS);
+	if (baseot_sender_keys(snd, ctx->hs_hash, ctx->frame, NOTS, keys,
+	    keys + NOTS * BASEOT_KEY) != 0)
+		fatal(EXIT_PROTO, "invalid base-OT point in OT_BASE_B from "
+		    "peer");
+	baseot_sender_free(snd);
+	kq = kkrt_querier_new(keys, keys + NOTS * BASEOT_KEY, sd->code);
+	sodium_free(keys);
+	return kq;
+}
+
+static void
+send_rows(struct engine_ctx *ctx, uint64_t bucket, const uint8_t *corr,
+    uint64_t bins)
+{
+	uint64_t off, n;
+
+	for (off = 0; off < bins; off += n) {
+		n = bins - off < OT_CORR_ROWS ? bins - off : OT_CORR_ROWS;
+		put_u64(ctx->frame, bucket);
+		put_u32(ctx->frame + 8, (uint32_t)off);
+		memcpy(ctx->frame + OT_CORR_HEADER, corr + off * KKRT_ROW,
+		    n * KKRT_ROW);
+		ch_send(ctx->ch, FR_OT_CORR, ctx->frame,
+		    OT_CORR_HEADER + n * KKRT_ROW);
+	}
+}
+
+/* Fill the cuckoo table with bucket b's distinct keys; park duplicates. */
+static void
+querier_fill(struct engine_ctx *ctx, struct stream *st, uint64_t b,
+    const struct ot_sizes *z, struct cuckoo *ck, uint64_t *first,
+    struct recspill **dups)
+{
+	uint8_t rec[12];
+	u128 f, prev = 0;
+	uint64_t idx, slot = 0;
+	int rc, any = 0;
+
+	while (next_in_bucket(st, b, &f, &idx)) {
+		if (any && f == prev) {
+			if (*dups == NULL)
+				*dups = recspill_new(ctx->tmpdir);
+			put_u32(rec, (uint32_t)slot);
+			put_u64(rec + 4, idx);
+			recspill_add(*dups, rec, sizeof(rec));
+			continue;
+		}
+		if ((rc = cuckoo_insert(ck, f)) == CUCKOO_FULL)
+			fatal(EXIT_PROTO, "OT engine: bucket %" PRIu64 " holds "
+			    "more than the padded maximum of %" PRIu64 " keys "
+			    "(an event of probability below 2^-40); run again",
+			    b, z->load);
+		if (rc != CUCKOO_OK)
+			fatal(EXIT_PROTO, "OT engine: cuckoo hashing failed in "
+			    "bucket %" PRIu64 " (an event of probability below "
+			    "2^-40); run again", b);
+		slot = cuckoo_count(ck) - 1;
+		first[slot] = idx;
+		prev = f;
+		any = 1;
+	}
+}
+
+static void
+querier_bucket(struct engine_ctx *ctx, struct stream *st, uint64_t b,
+    const struct ot_sizes *z, struct cuckoo *ck, struct qbucket *q,
+    u128 *val, uint64_t *first)
+{
+	struct recspill *dups = NULL;
+	const uint8_t *rec;
+	size_t len;
+	uint64_t j, n;
+	uint32_t slot;
+	unsigned h;
+
+	cuckoo_clear(ck);
+	querier_fill(ctx, st, b, z, ck, first, &dups);
+	for (j = 0; j < z->bins; j++) {
+		slot = cuckoo_bin(ck, j, &h);
+		q->hidx[j] = slot == CUCKOO_EMPTY ? KKRT_EMPTY : (uint8_t)h;
+		if (slot != CUCKOO_EMPTY)
+			fp_bytes(cuckoo_fp(ck, slot), q->fp + j * KKRT_FP);
+	}
+	q->bucket = b;
+	if (pool_run(ctx->pool, job_qblock, q,
+	    (z->bins + KKRT_SB - 1) / KKRT_SB) < 0)
+		fatal(EXIT_IO, "OT extension failed");
+	send_rows(ctx, b, q->corr, z->bins);
+	for (j = 0; j < z->bins; j++)
+		if ((slot = cuckoo_bin(ck, j, &h)) != CUCKOO_EMPTY)
+			val[slot] = be128(q->out + j * KKRT_OUT);
+	n = cuckoo_count(ck);
+	for (j = 0; j < n; j++)
+		ctx->emit(ctx->sess, val[j], first[j]);
+	if (dups != NULL) {
+		recspill_rewind(dups);
+		while (recspill_next(dups, &rec, &len))
+			ctx->emit(ctx->sess, val[get_u32(rec)], get_u64(rec + 4));
+		recspill_free(dups);
+	}
+}
+
+static void
+querier_start(struct engine_ctx *ctx)
+{
+	struct seeds sd;
+	struct ot_sizes z;
+	struct stream st = { 0 };
+	struct kkrt_querier *kq;
+	struct cuckoo *ck;
+	struct qbucket q = { 0 };
+	u128 *val;
+	uint64_t *first, n, b;
+
+	derive_seeds(&sd, ctx->hs_hash);
+	stats_phase("fingerprint");
+	progress_phase("fingerprints", 0);
+	n = collect(ctx, &sd, &st.s);
+	exchange_counts(ctx, &z, n, 1);
+	put_u64(ctx->frame, z.buckets);
+	put_u64(ctx->frame + 8, z.load);
+	put_u64(ctx->frame + 16, z.bins);
+	ch_send(ctx->ch, FR_OT_PARAMS, ctx->frame, OT_PARAMS_LEN);
+
+	stats_phase("base_ot");
+	progress_phase("base OTs", 0);
+	kq = querier_base_ots(ctx, &sd);
+
+	stats_phase("ot_extension");
+	progress_phase("buckets", z.buckets);
+	st.buckets = z.buckets;
+	if (z.bins > 0) {
+		ck = cuckoo_new(z.load, z.bins, sd.cuckoo);
+		q.kq = kq;
+		q.bins = z.bins;
+		q.fp = xcalloc(z.bins, KKRT_FP);
+		q.hidx = xmalloc(z.bins);
+		q.corr = xmalloc(z.bins * KKRT_ROW);
+		q.out = xmalloc(z.bins * KKRT_OUT);
+		val = xcalloc(z.load, sizeof(*val));
+		first = xcalloc(z.load, sizeof(*first));
+		for (b = 0; b < z.buckets; b++) {
+			querier_bucket(ctx, &st, b, &z, ck, &q, val, first);
+			progress_set(b + 1);
+			ch_keepalive(ctx->ch);
+		}
+		sodium_memzero(q.out, z.bins * KKRT_OUT);
+		sodium_memzero(val, z.load * sizeof(*val));
+		free(q.fp);
+		free(q.hidx);
+		free(q.corr);
+		free(q.out);
+		free(val);
+		free(first);
+		cuckoo_free(ck);
+	}
+	kkrt_querier_free(kq);
+	scratch_release();
+	sorter_free(st.s);
+	sodium_memzero(&sd, sizeof(sd));
+}
+
+/* ---- holder --------------------------------------------------------------- */
+
+struct hbucket {
+	struct kkrt_holder *kh;
+	const uint8_t	*cuckoo_key;
+	const uint8_t	*code_seed;
+	uint64_t	 bucket, bins;
+	uint8_t		*q;		/* bins * 64: corrections, then q rows */
+	u128		*f;		/* EVAL_CHUNK pairs of the bucket */
+	uint8_t		*dup;		/* f[i] == f[i - 1] */
+	u128		*val;		/* 3 per pair */
+};
+
+static void
+hblock(void *arg, struct kkrt_scratch *w, uint64_t off, uint64_t n)
+{
+	struct hbucket *h = arg;
+
+	kkrt_holder_block(h->kh, w, h->bucket, off, n, h->q + off * KKRT_ROW,
+	    h->q + off * KKRT_ROW);
+}
+
+static int
+job_hblock(void *arg, size_t lo, size_t hi)
+{
+	return superblocks(((struct hbucket *)arg)->bins, lo, hi, arg, hblock);
+}
+
+static int
+job_heval(void *arg, size_t lo, size_t hi)
+{
+	struct hbucket *h = arg;
+	uint8_t fp[KKRT_FP], code[KKRT_ROW], out[KKRT_OUT];
+	uint32_t bins[3];
+	size_t i;
+	unsigned k;
+
+	for (i = lo; i < hi; i++) {
+		if (h->dup[i])
+			continue;
+		fp_bytes(h->f[i], fp);
+		kkrt_code(h->code_seed, fp, code);
+		cuckoo_hashes(h->cuckoo_key, h->f[i], h->bins, bins);
+		for (k = 0; k < 3; k++) {
+			kkrt_holder_eval(h->kh, h->bucket, bins[k], k,
+			    h->q + (size_t)bins[k] * KKRT_ROW, code, out);
+			h->val[3 * i + k] = be128(out);
+		}
+	}
+	sodium_memzero(code, sizeof(code));
+	return 0;
+}
+
+static struct kkrt_holder *
+holder_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
+{
+	uint8_t *sec = sodium_malloc(KKRT_ROW + NOTS * BASEOT_KEY);
+	uint8_t A[BASEOT_POINT];
+	struct kkrt_holder *kh;
+
+	if (sec == NULL)
+		fatal(EXIT_IO, "out of secure memory for the base OTs");
+	randombytes_buf(sec, KKRT_ROW);		/* s */
+	if (ch_expect(ctx->ch, FR_OT_BASE_A, ctx->frame) != BASEOT_POINT)
+		fatal(EXIT_PROTO, "malformed OT_BASE_A from peer (not one "
+		    "point)");
+	memcpy(A, ctx->frame, BASEOT_POINT);
+	if (baseot_receive(ctx->hs_hash, A, sec, NOTS, ctx->frame,
+	    sec + KKRT_ROW, NULL) != 0)
+		fatal(EXIT_PROTO, "invalid base-OT point in OT_BASE_A from "
+		    "peer");
+	ch_send(ctx->ch, FR_OT_BASE_B, ctx->frame, NOTS * BASEOT_POINT);
+	kh = kkrt_holder_new(sec, sec + KKRT_ROW, sd->code);
+	sodium_free(sec);
+	return kh;
+}
+
+static void
+holder_rows(struct engine_ctx *ctx, struct hbucket *h)
+{
+	const char *why;
+	uint64_t off;
+	long n;
+	size_t len;
+
+	for (off = 0; off < h->bins; off += (uint64_t)n) {
+		len = ch_expect(ctx->ch, FR_OT_CORR, ctx->frame);
+		if ((n = ot_corr_check(ctx->frame, len, h->bucket, off,
+		    h->bins, &why)) < 0)
+			fatal(EXIT_PROTO, "malformed OT_CORR from peer "
+			    "(bucket %" PRIu64 ", bin %" PRIu64 "): %s",
+			    h->bucket, off, why);
+		memcpy(h->q + off * KKRT_ROW, ctx->frame + OT_CORR_HEADER,
+		    (size_t)n * KKRT_ROW);
+	}
+	if (pool_run(ctx->pool, job_hblock, h,
+	    (h->bins + KKRT_SB - 1) / KKRT_SB) < 0)
+		fatal(EXIT_IO, "OT extension failed");
+}
+
+static void
+holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
+    uint64_t *idx)
+{
+	size_t n, i;
+	int more = 1;
+
+	holder_rows(ctx, h);
+	while (more) {
+		for (n = 0; n < EVAL_CHUNK; n++)
+			if (!(more = next_in_bucket(st, h->bucket, &h->f[n],
+			    &idx[n])))
+				break;
+		for (i = 0; i < n; i++)
+			h->dup[i] = i > 0 && h->f[i] == h->f[i - 1];
+		if (n > 0 && pool_run(ctx->pool, job_heval, h, n) < 0)
+			fatal(EXIT_IO, "OT evaluation failed");
+		for (i = 0; i < n; i++) {
+			if (h->dup[i])
+				memcpy(&h->val[3 * i], &h->val[3 * (i - 1)],
+				    3 * sizeof(u128));
+			ctx->emit(ctx->sess, h->val[3 * i], idx[i]);
+			ctx->emit(ctx->sess, h->val[3 * i + 1], idx[i]);
+			ctx->emit(ctx->sess, h->val[3 * i + 2], idx[i]);
+		}
+		ch_keepalive(ctx->ch);
+	}
+}
+
+/* No querier keys, no bins: three random values per record, as the
+ * contract wants D values per key (none can match). */
+static void
+holder_no_bins(struct engine_ctx *ctx, struct stream *st)
+{
+	u128 f, v;
+	uint64_t idx, b;
+	int k;
+
+	for (b = 0; b < st->buckets; b++)
+		while (next_in_bucket(st, b, &f, &idx))
+			for (k = 0; k < 3; k++) {
+				randombytes_buf(&v, sizeof(v));
+				ctx->emit(ctx->sess, v, idx);
+			}
+}
+
+static void
+holder_start(struct engine_ctx *ctx)
+{
+	struct seeds sd;
+	struct ot_sizes z;
+	struct stream st = { 0 };
+	struct hbucket h = { 0 };
+	uint64_t n, b, *idx;
+	size_t len;
+	char err[256];
+
+	derive_seeds(&sd, ctx->hs_hash);
+	stats_phase("fingerprint");
+	progress_phase("fingerprints", 0);
+	n = collect(ctx, &sd, &st.s);
+	exchange_counts(ctx, &z, n, 0);
+	len = ch_expect(ctx->ch, FR_OT_PARAMS, ctx->frame);
+	if (ot_params_check(&z, ctx->frame, len, err, sizeof(err)) != 0)
+		fatal(EXIT_PROTO, "%s", err);
+
+	stats_phase("base_ot");
+	progress_phase("base OTs", 0);
+	h.kh = holder_base_ots(ctx, &sd);
+
+	stats_phase("ot_extension");
+	progress_phase("buckets", z.buckets);
+	st.buckets = z.buckets;
+	if (z.bins > 0) {
+		h.cuckoo_key = sd.cuckoo;
+		h.code_seed = sd.code;
+		h.bins = z.bins;
+		h.q = xmalloc(z.bins * KKRT_ROW);
+		h.f = xcalloc(EVAL_CHUNK, sizeof(*h.f));
+		h.dup = xcalloc(EVAL_CHUNK, 1);
+		h.val = xcalloc(3 * EVAL_CHUNK, sizeof(*h.val));
+		idx = xcalloc(EVAL_CHUNK, sizeof(*idx));
+		for (b = 0; b < z.buckets; b++) {
+			h.bucket = b;
+			holder_bucket(ctx, &st, &h, idx);
+			progress_set(b + 1);
+		}
+		sodium_memzero(h.q, z.bins * KKRT_ROW);
+		free(h.q);
+		free(h.f);
+		free(h.dup);
+		free(h.val);
+		free(idx);
+	} else
+		holder_no_bins(ctx, &st);
+	kkrt_holder_free(h.kh);
+	scratch_release();
+	sorter_free(st.s);
+	sodium_memzero(&sd, sizeof(sd));
+}
+
+/* Everything happens in start(): nothing is left for the digest's turn. */
+static void
+ot_finish(struct engine_ctx *ctx)
+{
+	(void)ctx;
+}
+
+const struct engine engine_ot = {
+	.name = "ot",
+	.id = ENGINE_OT,
+	.values_per_key = 3,
+	.reserve = OT_RESERVE,
+	.share = 40,
+	.frame_range = FR_RANGE_OT,
+	.frames = { "OT_COUNT", "OT_PARAMS", "OT_BASE_A", "OT_BASE_B",
+	    "OT_CORR" },
+	.querier = { querier_start, ot_finish, NULL },
+	.holder = { holder_start, ot_finish, NULL },
+};
