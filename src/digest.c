@@ -4,9 +4,10 @@
  * The writer chooses the Rice parameter per chunk from the mean gap of
  * the values pending, so heavy duplication or a sparse set never makes a
  * unary run longer than a frame; a chunk goes out whenever DIGEST_PENDING
- * values wait, and the rest at the end.  The reader sizes its buffer from
- * a chunk's count only after checking that count against what the peer
- * may still send.
+ * values wait, and the rest at the end.  The reader checks a chunk's
+ * count against what the peer may still send, then decodes it
+ * DECODE_SLICE values at a time into one fixed buffer (gcs_read()): a
+ * chunk announcing a million values costs no more memory than any other.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "progress.h"
 #include "stats.h"
 #include "util.h"
+
+#define DECODE_SLICE	4096	/* values decoded at a time: 64 KiB */
 
 const char *const digest_frames[FR_RANGE_SIZE] = {
 	"DIGEST", "DEND", "REVEAL", "REND"
@@ -103,11 +106,15 @@ uint64_t
 digest_read(struct channel *ch, uint8_t *frame, unsigned t, int type,
     int end_type, uint64_t limit, digest_fn fn, void *arg)
 {
-	u128 base = 0, *vals = NULL, prev = 0;
-	size_t vcap = 0;
+	u128 base = 0, *vals, prev = 0;
+	struct gcs_reader dec;
 	uint64_t total = 0;
+	long cnt, m;
 	int got;
 
+	/* A bounded buffer: a chunk may announce up to GCS_MAX_COUNT values
+	 * (16 MiB of them at once); they are decoded DECODE_SLICE at a time. */
+	vals = xreallocarray(NULL, DECODE_SLICE, sizeof(u128));
 	for (;;) {
 		size_t n = ch_recv(ch, &got, frame);
 		if (got == end_type) {
@@ -120,31 +127,30 @@ digest_read(struct channel *ch, uint8_t *frame, unsigned t, int type,
 		if (got != type)
 			fatal(EXIT_PROTO, "protocol violation: expected %s, got %s",
 			    ch_frame_name(type), ch_frame_name(got));
-		long cnt = gcs_chunk_count(frame, n);
+		cnt = gcs_read_start(&dec, frame, n, t, base);
 		if (cnt < 0)
 			fatal(EXIT_PROTO, "peer sent a malformed %s chunk",
 			    ch_frame_name(type));
 		if ((uint64_t)cnt > limit - total)
 			fatal(EXIT_PROTO, "peer sent a %s chunk of %ld values, more "
 			    "than it announced", ch_frame_name(type), cnt);
-		if ((size_t)cnt > vcap) {
-			vcap = (size_t)cnt;
-			vals = xreallocarray(vals, vcap, sizeof(u128));
+		while ((m = gcs_read(&dec, vals, DECODE_SLICE)) > 0) {
+			for (long q = 0; q < m; q++) {
+				if (total > 0 && vals[q] <= prev)
+					fatal(EXIT_PROTO, "peer's %s values are "
+					    "not in increasing order",
+					    ch_frame_name(type));
+				prev = vals[q];
+				total++;
+			}
+			fn(arg, vals, (size_t)m);
 		}
-		long m = gcs_decode(frame, n, t, &base, vals, vcap);
-		if (m != cnt)
+		if (m < 0)
 			fatal(EXIT_PROTO, "peer sent a malformed %s chunk",
 			    ch_frame_name(type));
-		for (long q = 0; q < m; q++) {
-			if ((total > 0 || q > 0) && vals[q] <= prev)
-				fatal(EXIT_PROTO, "peer's %s values are not in "
-				    "increasing order", ch_frame_name(type));
-			prev = vals[q];
-		}
-		total += (uint64_t)m;
+		base = dec.prev;
 		if (type == FR_DIGEST)
 			run_stats.digest_bytes += n;
-		fn(arg, vals, (size_t)m);
 		progress_set(total);
 		ch_keepalive(ch);
 	}

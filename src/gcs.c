@@ -236,20 +236,15 @@ gcs_chunk_count(const uint8_t *in, size_t len)
 	return count;
 }
 
-/* Big-endian bit reader over buf[0..len-1]; bits past the end read as 0. */
-struct bitr {
-	const uint8_t	*buf;
-	size_t		 len;
-	uint64_t	 pos;	/* in bits */
-	uint64_t	 nbits;	/* len * 8 */
-};
+/* struct gcs_bitr (gcs.h): a big-endian bit reader over buf[0..len-1];
+ * bits past the end read as 0. */
 
 /*
  * The 64 bits starting at bit pos, left-aligned.  The top 64 - (pos & 7)
  * of them are stream bits (or zeros past the end); the rest are zeros.
  */
 static inline uint64_t
-peek64(const struct bitr *r)
+peek64(const struct gcs_bitr *r)
 {
 	size_t i = r->pos >> 3, j;
 	uint64_t w = 0;
@@ -269,7 +264,7 @@ peek64(const struct bitr *r)
  * or if the stop bit is not inside the stream.
  */
 static int
-get_unary(struct bitr *r, uint64_t maxq, uint64_t *qp)
+get_unary(struct gcs_bitr *r, uint64_t maxq, uint64_t *qp)
 {
 	uint64_t w, inv, q = 0;
 	unsigned ones, valid;
@@ -297,7 +292,7 @@ get_unary(struct bitr *r, uint64_t maxq, uint64_t *qp)
 
 /* The next k (<= 127) bits, most significant first. */
 static int
-get_low(struct bitr *r, unsigned k, u128 *out)
+get_low(struct gcs_bitr *r, unsigned k, u128 *out)
 {
 	u128 v = 0;
 	unsigned c;
@@ -315,18 +310,15 @@ get_low(struct bitr *r, unsigned k, u128 *out)
 }
 
 long
-gcs_decode(const uint8_t *in, size_t len, unsigned expect_t,
-    u128 *base_inout, u128 *vals, size_t max)
+gcs_read_start(struct gcs_reader *d, const uint8_t *in, size_t len,
+    unsigned expect_t, u128 base_expected)
 {
-	struct bitr r;
-	uint64_t q, maxq;
-	u128 base, prev, d, low, v, lim;
 	long count;
 	unsigned t, k;
-	size_t i, end;
+	u128 base;
 	int j;
 
-	if ((count = gcs_chunk_count(in, len)) < 0 || (size_t)count > max)
+	if ((count = gcs_chunk_count(in, len)) < 0)
 		return -1;
 	t = in[4];
 	k = in[5];
@@ -335,43 +327,68 @@ gcs_decode(const uint8_t *in, size_t len, unsigned expect_t,
 	base = 0;
 	for (j = 0; j < 16; j++)
 		base = (base << 8) | in[6 + j];
-	if (base != *base_inout)
+	if (base != base_expected)
 		return -1;
-	lim = t == 128 ? ~(u128)0 : ((u128)1 << t) - 1;
-	if (base > lim)
+	d->lim = t == 128 ? ~(u128)0 : ((u128)1 << t) - 1;
+	if (base > d->lim)
 		return -1;
-
-	r.buf = in + GCS_HEADER;
-	r.len = len - GCS_HEADER;
-	if (r.len > UINT64_MAX / 8)
+	d->r.buf = in + GCS_HEADER;
+	d->r.len = len - GCS_HEADER;
+	if (d->r.len > UINT64_MAX / 8)
 		return -1;
-	r.nbits = (uint64_t)r.len * 8;
-	r.pos = 0;
+	d->r.nbits = (uint64_t)d->r.len * 8;
+	d->r.pos = 0;
 	/* Every value takes at least k + 1 bits. */
-	if ((uint64_t)count * (k + 1) > r.nbits)
+	if ((uint64_t)count * (k + 1) > d->r.nbits)
 		return -1;
 	/* d = q << k | low < 2^t requires q < 2^(t - k). */
-	maxq = t - k >= 64 ? UINT64_MAX : ((uint64_t)1 << (t - k)) - 1;
+	d->maxq = t - k >= 64 ? UINT64_MAX : ((uint64_t)1 << (t - k)) - 1;
+	d->k = k;
+	d->prev = base;
+	d->left = (size_t)count;
+	return count;
+}
 
-	prev = base;
-	for (i = 0; i < (size_t)count; i++) {
-		if (get_unary(&r, maxq, &q) < 0 || get_low(&r, k, &low) < 0)
+long
+gcs_read(struct gcs_reader *d, u128 *vals, size_t max)
+{
+	struct gcs_bitr *r = &d->r;
+	uint64_t q;
+	u128 low, v;
+	size_t i, end;
+
+	for (i = 0; i < max && d->left > 0; i++, d->left--) {
+		if (get_unary(r, d->maxq, &q) < 0 || get_low(r, d->k, &low) < 0)
 			return -1;
-		d = ((u128)q << k) | low;
-		v = prev + d;
-		if (v < prev || v > lim)
+		v = d->prev + (((u128)q << d->k) | low);
+		if (v < d->prev || v > d->lim)
 			return -1;
 		vals[i] = v;
-		prev = v;
+		d->prev = v;
 	}
+	if (d->left == 0) {
+		/* The last value: zero padding to the byte, then nothing. */
+		end = (size_t)((r->pos + 7) >> 3);
+		if (end != r->len)
+			return -1;
+		if ((r->pos & 7) != 0 &&
+		    (r->buf[end - 1] & (0xff >> (r->pos & 7))) != 0)
+			return -1;
+	}
+	return (long)i;
+}
 
-	/* Zero padding to the byte, then nothing. */
-	end = (size_t)((r.pos + 7) >> 3);
-	if (end != r.len)
+long
+gcs_decode(const uint8_t *in, size_t len, unsigned expect_t,
+    u128 *base_inout, u128 *vals, size_t max)
+{
+	struct gcs_reader d;
+	long count;
+
+	if ((count = gcs_read_start(&d, in, len, expect_t, *base_inout)) < 0 ||
+	    (size_t)count > max || gcs_read(&d, vals, max) != count)
 		return -1;
-	if ((r.pos & 7) != 0 && (r.buf[end - 1] & (0xff >> (r.pos & 7))) != 0)
-		return -1;
-	*base_inout = prev;
+	*base_inout = d.prev;
 	return count;
 }
 

@@ -52,6 +52,29 @@ size_t	gcs_encode(uint8_t *out, size_t out_cap, const u128 *vals, size_t n,
  * Returns the number of values, or -1 if the chunk is malformed. */
 long	gcs_decode(const uint8_t *in, size_t len, unsigned expect_t,
 	    u128 *base_inout, u128 *vals, size_t max);
+/* Decoding a chunk a slice at a time, into a buffer of any size (a
+ * peer's chunk may hold up to GCS_MAX_COUNT values: 16 MiB at once).
+ * gcs_read_start() checks the header as gcs_decode() does and returns
+ * the chunk's count, or -1; gcs_read() then decodes the next values, at
+ * most max, returning how many (0 once all are read) or -1 if the chunk
+ * is malformed; the call that reads the last value also checks the
+ * padding.  d.prev is the last value decoded (the next chunk's base). */
+struct gcs_bitr {
+	const uint8_t	*buf;
+	size_t		 len;
+	uint64_t	 pos;	/* in bits */
+	uint64_t	 nbits;	/* len * 8 */
+};
+struct gcs_reader {
+	struct gcs_bitr	 r;
+	u128		 prev, lim;
+	uint64_t	 maxq;
+	unsigned	 k;
+	size_t		 left;	/* values still to read */
+};
+long	gcs_read_start(struct gcs_reader *d, const uint8_t *in, size_t len,
+	    unsigned expect_t, u128 base);
+long	gcs_read(struct gcs_reader *d, u128 *vals, size_t max);
 /* The count field of a chunk, for sizing before decoding; -1 if the chunk
  * is too short for its header or for that many values (one bit each). */
 long	gcs_chunk_count(const uint8_t *in, size_t len);

@@ -827,6 +827,46 @@ test_rice_for_gap(void)
 	    "rice_for_gap: 2^100 gives 99 (0.96 * 2^100 < 2^100)");
 }
 
+/* gcs_read(): a chunk decoded a few values at a time gives what
+ * gcs_decode() gives, and a malformed chunk fails in slices too. */
+static void
+test_slices(void)
+{
+	size_t n = 1000, cap, len, used, got = 0, i;
+	unsigned t = 40, k = gcs_rice_param(40, 1000);
+	u128 *v = sorted_random(n, t), out[7], *all;
+	struct gcs_reader d;
+	uint8_t *buf;
+	long m;
+	int same = 1;
+
+	cap = GCS_HEADER + n * (size_t)(t + 2);
+	buf = xmalloc(cap);
+	len = gcs_encode(buf, cap, v, n, t, k, 0, &used);
+	ok(gcs_read_start(&d, buf, len, t, 0) == (long)n,
+	    "gcs_read_start: the chunk's count");
+	while ((m = gcs_read(&d, out, 7)) > 0) {
+		for (i = 0; i < (size_t)m; i++)
+			same &= got + i < n && out[i] == v[got + i];
+		got += (size_t)m;
+	}
+	ok(m == 0 && got == n && same && d.prev == v[n - 1],
+	    "gcs_read: 1000 values 7 at a time, as encoded");
+	all = xmalloc(n * sizeof(*all));
+	buf[len - 1] ^= 1;	/* a padding or code bit */
+	m = gcs_read_start(&d, buf, len, t, 0);
+	while (m > 0)
+		m = gcs_read(&d, out, 7);
+	{
+		u128 b = 0;
+		ok(m < 0 && gcs_decode(buf, len, t, &b, all, n) < 0,
+		    "negative: a flipped last bit fails in slices as whole");
+	}
+	free(all);
+	free(buf);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -838,6 +878,7 @@ main(void)
 	test_rice_for_gap();
 	test_bits_per_value();
 	test_round_trips();
+	test_slices();
 	test_chained(gcs_trunc_bits(1000000, 200000));
 	test_chained(128);
 	test_chained(24);
