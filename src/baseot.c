@@ -93,8 +93,7 @@ baseot_sender_new(uint8_t A[BASEOT_POINT], const uint8_t *seed32)
 {
 	struct baseot_sender *s;
 
-	if ((s = sodium_malloc(sizeof(*s))) == NULL)
-		fatal(EXIT_IO, "out of secure memory for the base OTs");
+	s = xsodium_malloc(sizeof(*s));
 	draw_scalar(s->a, seed32, 'a', 0);
 	if (crypto_scalarmult_ristretto255_base(s->A, s->a) != 0 ||
 	    crypto_scalarmult_ristretto255(s->aA, s->a, s->A) != 0)

@@ -67,21 +67,11 @@ struct kkrt_scratch {
 	uint8_t	*rows0, *rows1;		/* row j at j * KKRT_ROW */
 };
 
-static void *
-secure_alloc(size_t len)
-{
-	void *p;
-
-	if ((p = sodium_malloc(len)) == NULL)
-		fatal(EXIT_IO, "out of secure memory for the OT extension");
-	return p;
-}
-
 struct kkrt_querier *
 kkrt_querier_new(const uint8_t *keys0, const uint8_t *keys1,
     const uint8_t code_seed[KKRT_SEED])
 {
-	struct kkrt_querier *q = secure_alloc(sizeof(*q));
+	struct kkrt_querier *q = xsodium_malloc(sizeof(*q));
 
 	memcpy(q->keys0, keys0, sizeof(q->keys0));
 	memcpy(q->keys1, keys1, sizeof(q->keys1));
@@ -100,7 +90,7 @@ struct kkrt_holder *
 kkrt_holder_new(const uint8_t s[KKRT_ROW], const uint8_t *keys,
     const uint8_t code_seed[KKRT_SEED])
 {
-	struct kkrt_holder *h = secure_alloc(sizeof(*h));
+	struct kkrt_holder *h = xsodium_malloc(sizeof(*h));
 
 	memcpy(h->keys, keys, sizeof(h->keys));
 	memcpy(h->s, s, KKRT_ROW);
