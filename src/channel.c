@@ -346,6 +346,8 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 			if (m == 0)
 				failed(ch, EXIT_AUTH, 0, "%s closed the "
 				    "connection during the handshake", ch->peer);
+			if (ch->deadline > 0 && now_seconds() >= ch->deadline)
+				return -1;	/* held open, silent: no retry */
 			return ch->received == 0 ? CH_NO_ANSWER : -1;
 		}
 		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,

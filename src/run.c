@@ -179,6 +179,18 @@ handshake_secs(const struct run_opts *ro)
 	return ro->timeout < HANDSHAKE_SECS ? ro->timeout : HANDSHAKE_SECS;
 }
 
+/* The connector's deadline for the handshake: a listener busy with a
+ * stranger gets to us within its own HANDSHAKE_SECS, so a peer silent for
+ * longer is not a psi-stream listener (an HTTP server, say): say so after
+ * seconds, not after --timeout. */
+static double
+connector_handshake_secs(const struct run_opts *ro)
+{
+	double secs = HANDSHAKE_SECS + 5;
+
+	return ro->timeout < secs ? ro->timeout : secs;
+}
+
 /* One line for a refused attempt (its message names the address). */
 static void
 log_refused(const char *why)
@@ -249,15 +261,17 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
  * shake hands.  A listener busy with somebody else keeps us in its queue
  * until it gets to us (each read bounded by --timeout); one that went away
  * or said nothing before answering message 1 is tried again while the
- * connect timeout lasts.  Only the listener's side has a handshake
- * deadline: it is the one strangers can reach.
+ * connect timeout lasts.  Both sides have a handshake deadline: the
+ * listener's because strangers can reach it, the connector's (a little
+ * longer, see connector_handshake_secs()) so that a service that is not
+ * psi-stream fails in seconds.
  */
 static struct channel *
 connect_peer(struct run_opts *ro, struct policy *pol,
     const struct ch_auth *auth, const uint8_t *hello, size_t hlen,
     char **peer_desc)
 {
-	double until = now_seconds() + ro->connect_timeout, left;
+	double until = now_seconds() + ro->connect_timeout, left, secs, start;
 	struct channel *ch;
 	int rc, status;
 
@@ -267,9 +281,18 @@ connect_peer(struct run_opts *ro, struct policy *pol,
 		ch = ch_new(net_connect(ro->peer, left > 1 ? left : 1,
 		    peer_desc), ro->timeout, ro->peer);
 		pol->peer_addr = *peer_desc;
-		rc = ch_try_handshake(ch, 1, auth, 0, hello, hlen, NULL, NULL);
+		secs = connector_handshake_secs(ro);
+		start = now_seconds();
+		rc = ch_try_handshake(ch, 1, auth, secs, hello, hlen, NULL,
+		    NULL);
 		if (rc == 0)
 			return ch;
+		if (rc != CH_NO_ANSWER && now_seconds() - start >= secs)
+			fatal(EXIT_NET, "%s%s (%s; not a psi-stream listener?)",
+			    ch_failure(ch, NULL), secs == ro->timeout ?
+			    " (--timeout)" : "", ch_bytes_received(ch) ?
+			    "it stopped answering" : "it accepted the "
+			    "connection and said nothing");
 		if (rc != CH_NO_ANSWER || now_seconds() + 0.2 >= until) {
 			const char *why = ch_failure(ch, &status);
 			fatal(status, "%s", why);

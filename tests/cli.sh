@@ -4,7 +4,7 @@
 # with no authorization configured (exit 1), and `prf` reproducing the
 # RFC 9497 vector outputs through the real binary (and refusing bad keys).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 73
+plan 76
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
@@ -199,6 +199,22 @@ check "... and so did the summary" grep -q '"exit_status": 0' "$T/sfifo.got"
 pair reg "-q --insecure --accept-timeout 30 $T/fb" "-q --insecure -o $T/oreg $T/fa"
 check "negative twin: -o FILE is a regular file, replaced whole" \
     test -f "$T/oreg" -a "$(cat "$T/oreg" | wc -l)" -eq 2
+
+# A service that is not psi-stream (accepts, says nothing) fails in
+# seconds: the connector's handshake deadline (15 s), not --timeout 300
+# nor --connect-timeout 300.  The twin: a real listener answers at once.
+: "${RELAY:=$(pwd)/tests/relay}"
+"$RELAY" --silent "$T/silent.port" 60 &
+spid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/silent.port" ] && break; sleep 0.2; done
+"$PSI" --peer "127.0.0.1:$(cat "$T/silent.port")" --insecure -q --timeout 300 \
+    --connect-timeout 300 "$T/fa" >/dev/null 2>"$T/silent.err"; rc=$?
+kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+is "a silent service: exit 3 after the handshake deadline" "$rc" 3
+check "... saying it did not answer within 15 seconds" \
+    grep -q "did not finish the handshake within 15 seconds (it accepted the connection and said nothing" "$T/silent.err"
+pair hs "-q --insecure --accept-timeout 30 $T/fb" "-q --insecure --timeout 300 $T/fa"
+is "negative twin: a psi-stream listener completes the handshake" "$C_RC $L_RC" "0 0"
 
 # The man page's .Os names this program and version (an empty .Os makes
 # groff print "BSD" in the footer).
