@@ -15,7 +15,7 @@
  */
 #include "bucket.h"
 
-typedef unsigned __int128 u128;
+#include "bytes.h"	/* u128 */
 
 uint64_t
 bucket_count(uint64_t nq, uint64_t nh, uint64_t target)

@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef unsigned __int128 u128;
+#include "bytes.h"	/* u128 */
 
 #define CUCKOO_KEY_BYTES	16
 #define CUCKOO_WALK		500	/* evictions per insertion at most */

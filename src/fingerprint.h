@@ -33,7 +33,7 @@
 
 #include <sodium.h>
 
-typedef unsigned __int128 u128;
+#include "bytes.h"	/* u128 */
 
 #define FP_SEED_BYTES	32
 
