@@ -731,7 +731,7 @@ source_format(const uint8_t *p, size_t n, int text)
 	if (text && n >= 2 && ((p[0] == 0xff && p[1] == 0xfe) ||
 	    (p[0] == 0xfe && p[1] == 0xff)))
 		return SRC_UTF16;
-	if (text && memchr(p, '\0', n < SOURCE_SNIFF ? n : SOURCE_SNIFF) != NULL)
+	if (text && n > 0 && memchr(p, '\0', n < SOURCE_SNIFF ? n : SOURCE_SNIFF) != NULL)
 		return SRC_BINARY;
 	return SRC_PLAIN;
 }

@@ -456,7 +456,7 @@ child_pair_misread(void *arg)
 {
 	size_t rawlen = *(const size_t *)arg;
 	struct recspill *rs = recspill_new(tmpdir);
-	uint8_t raw[24] = { 0 };
+	uint8_t raw[32] = { 0 };	/* room for the 25-byte case */
 	uint64_t idx;
 	u128 v;
 
