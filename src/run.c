@@ -144,10 +144,10 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 		    pol->known_path);
 		return -1;
 	default:
-		snprintf(why, whylen, "its key %s differs from the one recorded "
-		    "for %s in %s: the peer changed its identity, or someone is "
-		    "in the middle; if the change is expected, remove that line",
-		    fp, pol->peer_addr, pol->known_path);
+		/* known_peer_check() printed the warning, with both
+		 * fingerprints and the line to remove: not again here */
+		snprintf(why, whylen, "its key differs from the one recorded "
+		    "for %s (see the warning above)", pol->peer_addr);
 		return -1;
 	}
 }

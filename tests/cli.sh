@@ -4,7 +4,7 @@
 # with no authorization configured (exit 1), and `prf` reproducing the
 # RFC 9497 vector outputs through the real binary (and refusing bad keys).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 76
+plan 79
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
@@ -215,6 +215,21 @@ check "... saying it did not answer within 15 seconds" \
     grep -q "did not finish the handshake within 15 seconds (it accepted the connection and said nothing" "$T/silent.err"
 pair hs "-q --insecure --accept-timeout 30 $T/fb" "-q --insecure --timeout 300 $T/fa"
 is "negative twin: a psi-stream listener completes the handshake" "$C_RC $L_RC" "0 0"
+
+# A changed listener key: the warning once, not repeated by the refusal.
+"$PSI" keygen -q -f "$T/ck1"; "$PSI" keygen -q -f "$T/ck2"; "$PSI" keygen -q -f "$T/ck3"
+pair ck1 "-q --identity $T/ck2 --peer-key $T/ck1.pub $T/fb" "-q --identity $T/ck1 $T/fa"
+port=$(free_port)
+sed -i "s/^127.0.0.1:[0-9]* /127.0.0.1:$port /" "$XDG_CONFIG_HOME/psi-stream/known_peers"
+"$PSI" --listen "127.0.0.1:$port" -q --identity "$T/ck3" --peer-key "$T/ck1.pub" \
+    --accept-timeout 5 "$T/fb" >/dev/null 2>&1 &
+"$PSI" --peer "127.0.0.1:$port" --identity "$T/ck1" --connect-timeout 20 "$T/fa" \
+    >/dev/null 2>"$T/ck.err"; rc=$?
+wait
+is "a changed listener key: exit 4" "$rc" 4
+check "... with the warning" grep -q "WARNING: the key of 127.0.0.1:$port has changed" "$T/ck.err"
+is "... and the line to remove named once, not twice" \
+    "$(grep -c 'remove' "$T/ck.err")" 1
 
 # The man page's .Os names this program and version (an empty .Os makes
 # groff print "BSD" in the footer).
