@@ -58,6 +58,7 @@ struct channel {
 	int			 peer_gone;	/* EOF or reset seen */
 	int			 first_pending;	/* initiator: no frame yet */
 	int			 authenticated;	/* ERROR frames may go out */
+	char			*refused_hint;	/* initiator: see ch_refused_hint */
 	/* ch_try_handshake: a failure is recorded here and returned, not
 	 * fatal; the whole handshake has one deadline (monotonic, 0: none). */
 	int			 soft;
@@ -488,7 +489,9 @@ ch_recv(struct channel *ch, int *type, uint8_t *buf)
 			ch->peer_gone = 1;
 			fatal(EXIT_AUTH, "%s closed the connection after the "
 			    "handshake: it did not accept us (a different PSK, "
-			    "or our key is not authorized there)", ch->peer);
+			    "or our key is not authorized there)%s%s", ch->peer,
+			    ch->refused_hint ? "; " : "", ch->refused_hint ?
+			    ch->refused_hint : "");
 		}
 		if (m == 0)
 			lost(ch, "(the peer closed the connection)");
@@ -534,6 +537,13 @@ ch_pending(struct channel *ch)
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) > 0;
+}
+
+void
+ch_refused_hint(struct channel *ch, const char *hint)
+{
+	free(ch->refused_hint);
+	ch->refused_hint = hint ? xstrdup(hint) : NULL;
 }
 
 void
@@ -612,6 +622,7 @@ ch_close(struct channel *ch)
 	free(ch->wire);
 	free(ch->plain);
 	free(ch->peer);
+	free(ch->refused_hint);
 	pthread_mutex_destroy(&ch->send_lock);
 	free(ch);
 }

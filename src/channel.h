@@ -78,6 +78,10 @@ size_t	ch_recv(struct channel *, int *type, uint8_t *buf);
 size_t	ch_expect(struct channel *, int type, uint8_t *buf);
 /* 1 if a message from the peer is waiting to be read (never blocks). */
 int	ch_pending(struct channel *);
+/* Connector: what to add when the listener closes right after the
+ * handshake, i.e. refused us (composed locally: the listener tells an
+ * unauthenticated peer nothing).  Copied; NULL: none. */
+void	ch_refused_hint(struct channel *, const char *hint);
 /* Send a keepalive if nothing was sent for a while (call during local work). */
 void	ch_keepalive(struct channel *);
 /* Best effort: tell the peer why we stop; never fails, never blocks long.

@@ -304,6 +304,39 @@ connect_peer(struct run_opts *ro, struct policy *pol,
 	}
 }
 
+/*
+ * Connector: what a listener's refusal should tell us.  The listener sends
+ * nothing to a peer it has not authenticated, so all we see is the
+ * connection closing after message 3; say which key it refused and which
+ * line to send its operator (ssh users know this as "Permission denied
+ * (publickey)", with no hint; we can do better from our own files).
+ */
+static char *
+refused_hint(const struct run_opts *ro, const struct identity *id)
+{
+	char fp[PEERS_FP_LEN], b64[sodium_base64_ENCODED_LEN(PEERS_KEY_LEN,
+	    sodium_base64_VARIANT_ORIGINAL)], *pub, *hint;
+
+	if (ro->insecure)
+		return xstrdup("with --insecure our key is a throw-away one: "
+		    "the listener must use --insecure too");
+	peers_fingerprint(fp, id->pub);
+	pub = xasprintf("%s.pub", id->path);
+	if (access(pub, R_OK) == 0)
+		hint = xasprintf("our key is %s; to be admitted, send the line "
+		    "in %s to the peer, for its authorized_peers or --peer-key",
+		    fp, pub);
+	else {
+		sodium_bin2base64(b64, sizeof(b64), id->pub, PEERS_KEY_LEN,
+		    sodium_base64_VARIANT_ORIGINAL);
+		hint = xasprintf("our key is %s; to be admitted, send the peer "
+		    "this line, for its authorized_peers or --peer-key: "
+		    "psi-stream-x25519 %s", fp, b64);
+	}
+	free(pub);
+	return hint;
+}
+
 /* Few keys per shard: the per-shard counts say where the peer's keys fall
  * under a public hash (security review, finding 7).  Say so. */
 #define SHARD_WARN	1000
@@ -389,7 +422,11 @@ cmd_run(struct run_opts *ro)
 		params_check(&ro->s.p, peer_params, plen, peer_desc);
 		free(peer_params);
 	} else {
+		char *hint = refused_hint(ro, id);
+
 		ch = connect_peer(ro, &pol, &auth, hello, hlen, &peer_desc);
+		ch_refused_hint(ch, hint);
+		free(hint);
 		atomic_store(&the_channel, ch);
 		stats_phase("handshake");
 		plen = ch_expect(ch, FR_HELLO, buf);

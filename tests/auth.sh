@@ -10,7 +10,7 @@
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 65
+plan 70
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
@@ -78,6 +78,22 @@ is "third key at the listener: nothing written" \
     "$(cat "$T/mal.c.out" "$T/mal.l.out" | wc -c)" 0
 check "... the listener names the refused fingerprint" \
     grep -q "$("$PSI" fingerprint "$T/mallory.pub" | cut -d' ' -f1)" "$T/mal.l.err"
+# The refused connector is told, from its own files (the listener tells an
+# unauthenticated peer nothing), its fingerprint and the .pub line to send.
+mfp=$("$PSI" fingerprint "$T/mallory.pub" | cut -d' ' -f1)
+check "... the refused connector is told its own fingerprint" \
+    grep -qF "our key is $mfp" "$T/mal.c.err"
+check "... and the .pub file to send to the listener" \
+    grep -qF "send the line in $T/mallory.pub to the peer" "$T/mal.c.err"
+is "... in one line" "$(wc -l <"$T/mal.c.err")" 1
+check "... twin: an admitted connector prints no such hint" \
+    test ! -s "$T/pin.c.err"
+cp "$T/mallory" "$T/nopub"
+refused nopub "--identity $T/bob --peer-key $T/alice.pub $T/b" \
+    "-q --identity $T/nopub --peer-key $T/bob.pub $T/a"
+check "... without a .pub file, the refused connector gets the line itself" \
+    grep -qF "this line, for its authorized_peers or --peer-key: $(cut -d' ' -f1,2 "$T/mallory.pub")" \
+    "$T/nopub.c.err"
 
 # --peer-key is exclusive: Mallory, listed in authorized_peers, or knowing
 # the PSK, is still refused by a listener that pins Alice.
