@@ -9,19 +9,24 @@
 # (a tool gone from bootstrap, a file gone from the install tree, the
 # _GNU_SOURCE guard gone, a README claiming both sides).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 11
+plan 12
 
-# Tools whose absence makes a test skip; each must be in bootstrap's list.
+# Tools whose absence makes a test skip, and the compressors whose
+# absence makes formats.sh fake their output by hand (its `mk FILE TOOL
+# MAGIC` lines); each must be in bootstrap's list, as its Debian package.
 # (bash, python3 and ss have fallbacks in the tests: nothing is skipped.)
 skip_tools() {
-	grep -oh 'command -v [a-z0-9][a-z0-9]*' "$SRCDIR"/tests/*.sh |
-	    awk '{ print $3 }' | grep -vx -e bash -e python3 -e ss | sort -u
+	{ grep -oh 'command -v [a-z0-9][a-z0-9]*' "$SRCDIR"/tests/*.sh |
+	    awk '{ print $3 }'
+	  sed -n 's/^mk "[^"]*" \([a-z0-9][a-z0-9]*\) .*/\1/p' "$SRCDIR"/tests/*.sh
+	} | grep -vx -e bash -e python3 -e ss | sort -u
 }
+deb_of() { case $1 in xz) echo xz-utils ;; *) echo "$1" ;; esac; }
 # not_bootstrapped BOOTSTRAP: the tools above that BOOTSTRAP never installs.
 not_bootstrapped() {
 	for t in $(skip_tools); do
-		sed -n 's/^debs="\(.*\)".*/\1/p' "$1" | tr ' ' '\n' |
-		    grep -qx "$t" || echo "$t"
+		sed -n 's/^debs="\(.*\)".*/\1/p' "$1" | tr ' \t' '\n\n' |
+		    grep -qx "$(deb_of "$t")" || echo "$t"
 	done
 }
 n=$(skip_tools | wc -l)
@@ -32,6 +37,10 @@ sed 's/ parallel / /' "$SRCDIR/bootstrap" >"$T/bootstrap"
 missing=$(not_bootstrapped "$T/bootstrap" | tr '\n' ' ')
 is "... negative twin: a bootstrap without parallel is caught" \
     "$missing" "parallel "
+sed 's/ xz-utils / /' "$SRCDIR/bootstrap" >"$T/bootstrap"
+missing=$(not_bootstrapped "$T/bootstrap" | tr '\n' ' ')
+is "... and one without xz-utils, which formats.sh's fixtures use" \
+    "$missing" "xz "
 
 # make install into a scratch root.
 want="bin/psi-stream share/man/man1/psi-stream.1 share/doc/psi-stream/README.md
