@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -166,14 +167,20 @@ utf8_len(const unsigned char *s, size_t n)
 	return need + 1;
 }
 
-/* A JSON string: quotes, escapes, invalid UTF-8 bytes as \u00XX. */
+/* A JSON string: quotes, escapes, invalid UTF-8 bytes as \u00XX; NULL is
+ * written as null. */
 static void
 jstr(struct jbuf *b, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), i = 0, k;
+	size_t n, i = 0, k;
 	char esc[8];
 
+	if (str == NULL) {
+		jput(b, "null", 4);
+		return;
+	}
+	n = strlen(str);
 	jput(b, "\"", 1);
 	while (i < n) {
 		unsigned char c = s[i];
@@ -229,23 +236,71 @@ peak_rss(void)
 	return (uint64_t)ru.ru_maxrss * 1024;	/* Linux: kilobytes */
 }
 
-#define JU64(b, name, v) \
-	jprintf(b, "  \"%s\": %llu,\n", name, (unsigned long long)(v))
+/*
+ * The counters of struct stats, in the order the file lists them after
+ * "finished".  Each key is the name of its field, so the two cannot drift
+ * apart, and a new counter is one line here.
+ */
+enum ctype { C_U64, C_STR };	/* C_STR: a string or null */
+#define COUNTER(type, field)	{ #field, type, offsetof(struct stats, field) }
+
+static const struct counter {
+	const char	*name;
+	enum ctype	 type;
+	size_t		 off;		/* of the field in struct stats */
+} counters[] = {
+	COUNTER(C_U64, records),
+	COUNTER(C_U64, keys),
+	COUNTER(C_U64, empty_skipped),
+	COUNTER(C_U64, invalid_skipped),
+	COUNTER(C_U64, shard_skipped),
+	COUNTER(C_U64, peer_records),
+	COUNTER(C_U64, matched_records),
+	COUNTER(C_U64, unmatched_records),
+	COUNTER(C_STR, key_settings),
+	COUNTER(C_U64, truncation_bits),
+	COUNTER(C_U64, digest_bytes),
+	COUNTER(C_U64, spill_bytes),
+	COUNTER(C_U64, buckets),
+	COUNTER(C_U64, bucket_padded_load),
+	COUNTER(C_U64, bins_per_bucket),
+	COUNTER(C_U64, bytes_sent),
+	COUNTER(C_U64, bytes_received),
+};
+#define NCOUNTERS	(sizeof(counters) / sizeof(counters[0]))
+
+/* "  \"name\": value,\n" for one counter of s. */
+static void
+jcounter(struct jbuf *b, const struct stats *s, const struct counter *c)
+{
+	const void *field = (const char *)s + c->off;
+	const uint64_t *u64 = field;
+	const char *const *str = field;
+
+	jprintf(b, "  \"%s\": ", c->name);
+	switch (c->type) {
+	case C_U64:
+		jprintf(b, "%llu", (unsigned long long)*u64);
+		break;
+	case C_STR:
+		jstr(b, *str);
+		break;
+	}
+	jput(b, ",\n", 2);
+}
 
 static void
 build(struct jbuf *b, int status)
 {
 	const struct stats *s = &run_stats;
+	const struct counter *c;
 	double now = now_seconds(), secs;
 
 	jput(b, "{\n", 2);
 	jprintf(b, "  \"format\": 1,\n  \"version\": ");
 	jstr(b, PACKAGE_VERSION);
 	jput(b, ",\n  \"role\": ", 12);
-	if (s->role)
-		jstr(b, s->role);
-	else
-		jput(b, "null", 4);
+	jstr(b, s->role);
 	if (s->shard_n)
 		jprintf(b, ",\n  \"shard\": \"%lu/%lu\"", (unsigned long)s->shard_i,
 		    (unsigned long)s->shard_n);
@@ -262,29 +317,10 @@ build(struct jbuf *b, int status)
 	jput(b, ",\n  \"finished\": ", 16);
 	jtime(b, time(NULL));
 	jput(b, ",\n", 2);
-	JU64(b, "records", s->records);
-	JU64(b, "keys", s->keys);
-	JU64(b, "empty_skipped", s->empty_skipped);
-	JU64(b, "invalid_skipped", s->invalid_skipped);
-	JU64(b, "shard_skipped", s->shard_skipped);
-	JU64(b, "peer_records", s->peer_records);
-	JU64(b, "matched_records", s->matched_records);
-	JU64(b, "unmatched_records", s->unmatched_records);
-	jput(b, "  \"key_settings\": ", 18);
-	if (s->key_settings)
-		jstr(b, s->key_settings);
-	else
-		jput(b, "null", 4);
-	jput(b, ",\n", 2);
-	JU64(b, "truncation_bits", s->truncation_bits);
-	JU64(b, "digest_bytes", s->digest_bytes);
-	JU64(b, "spill_bytes", s->spill_bytes);
-	JU64(b, "buckets", s->buckets);
-	JU64(b, "bucket_padded_load", s->bucket_padded_load);
-	JU64(b, "bins_per_bucket", s->bins_per_bucket);
-	JU64(b, "bytes_sent", s->bytes_sent);
-	JU64(b, "bytes_received", s->bytes_received);
-	JU64(b, "peak_rss_bytes", peak_rss());
+	for (c = counters; c < counters + NCOUNTERS; c++)
+		jcounter(b, s, c);
+	jprintf(b, "  \"peak_rss_bytes\": %llu,\n",
+	    (unsigned long long)peak_rss());
 	secs = started ? now - mono_start : 0;
 	jprintf(b, "  \"seconds\": {\n    \"total\": %.3f", secs > 0 ? secs : 0);
 	for (int i = 0; i < nphases; i++) {

@@ -53,7 +53,7 @@ struct stats {
 					   do not learn the matches) */
 	const char	*key_settings;	/* our key extraction, when a run
 					   matched nothing (else NULL) */
-	uint32_t	 truncation_bits; /* t of DESIGN section 1 */
+	uint64_t	 truncation_bits; /* t of DESIGN section 1 */
 	uint64_t	 digest_bytes;	/* GCS digest bytes sent or received */
 	uint64_t	 spill_bytes;	/* bytes written to temporary files */
 	uint64_t	 buckets;	/* OT engine: B (0 with dh) */
