@@ -9,7 +9,7 @@
  *   rotates the 8-bit (row, byte) index left by one, four rounds swap
  *   row and byte), then movemask picks bit 7 of every byte -- one row's
  *   32 column bits -- and an add doubles each byte to bring up the next
- *   bit.  Compiled with a target attribute and used only if the CPU
+ *   bit.  Compiled with a target attribute and used only if cpu.c
  *   reports AVX2, so the build needs no -mavx2.
  * - portable: 8 columns x 8 bins per step, an 8 x 8 bit transpose in a
  *   64-bit word (three rounds of masked delta swaps).
@@ -19,7 +19,8 @@
  * included: AVX2 58 ns/bin, SSE2 64, portable 93).
  *
  * -DPSI_PORTABLE_ONLY builds the portable path alone (what a non-x86 CPU
- * gets), to test that build on x86.
+ * gets), to test that build on x86; PSI_STREAM_PORTABLE=1 in the
+ * environment makes cpu.c report no AVX2, so the portable path runs.
  *
  * Assumes n is a multiple of 128 (callers pad) and that rows and cols do
  * not overlap.  Memory: none; constant time (no data-dependent branch or
@@ -27,6 +28,7 @@
  */
 #include <string.h>
 
+#include "cpu.h"
 #include "transpose.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(PSI_PORTABLE_ONLY)
@@ -113,31 +115,24 @@ transpose_avx2(uint8_t *rows, const uint8_t *cols, size_t stride, size_t n)
 		}
 }
 
+#endif
+
 static int
 have_avx2(void)
 {
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") != 0;
-}
+#ifdef HAVE_X86
+	return (cpu_features() & CPU_AVX2) != 0;
+#else
+	return 0;
 #endif
+}
 
 int
 transpose_path(void)
 {
-	static int chosen;	/* written once; every writer writes the same */
-	int p;
-
 	if (forced)
 		return forced;
-	if ((p = __atomic_load_n(&chosen, __ATOMIC_RELAXED)) == 0) {
-#ifdef HAVE_X86
-		p = have_avx2() ? 2 : 1;
-#else
-		p = 1;
-#endif
-		__atomic_store_n(&chosen, p, __ATOMIC_RELAXED);
-	}
-	return p;
+	return have_avx2() ? 2 : 1;
 }
 
 int
@@ -145,13 +140,8 @@ transpose_force(int path)
 {
 	if (path < 0 || path > 2)
 		return -1;
-#ifdef HAVE_X86
 	if (path == 2 && !have_avx2())
 		return -1;
-#else
-	if (path == 2)
-		return -1;
-#endif
 	forced = path;
 	return 0;
 }
