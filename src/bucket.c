@@ -11,7 +11,7 @@
  * walks back down from the top, summing the upper tail from its small end
  * (so no cancellation: the tail is 2^-54 of S at B = 15,259), and stops at
  * the first L whose tail above it, times B, exceeds 2^-lambda S: L is one
- * above.  About 2 * 12 sigma steps: 6,000 at 2^16 keys a bucket.
+ * above.  About 2 * 12 sigma steps: 1,500 at 2^12 keys a bucket.
  */
 #include "bucket.h"
 
@@ -172,4 +172,29 @@ bucket_trunc_bits(uint64_t nq, uint64_t nh, unsigned d, unsigned lambda)
 	p = x * nq;
 	t = ceil_log2(p) + lambda;
 	return t > 128 ? 128 : t;
+}
+
+void
+bucket_sizes(uint64_t nq, uint64_t nh, uint64_t target,
+    struct bucket_sizes *z)
+{
+	z->buckets = bucket_count(nq, nh, target);
+	z->load = bucket_max_load(nq, z->buckets, BUCKET_LAMBDA);
+	z->bins = bucket_bins(z->load, z->buckets, BUCKET_LAMBDA);
+}
+
+/*
+ * m grows with the mean load (at most target) and with B (both L_Q and
+ * e grow with log2 B), so the largest is at the most keys: nQ = 2^48, or
+ * the largest multiple of target below it, whose buckets are exactly
+ * target on average.
+ */
+uint64_t
+bucket_bins_worst(uint64_t target)
+{
+	struct bucket_sizes a, b;
+
+	bucket_sizes(BUCKET_MAX_KEYS, BUCKET_MAX_KEYS, target, &a);
+	bucket_sizes(BUCKET_MAX_KEYS / target * target, 0, target, &b);
+	return a.bins > b.bins ? a.bins : b.bins;
 }

@@ -11,13 +11,13 @@
  *      fingerprint f (fingerprint.c, keyed by a seed from the handshake
  *      hash) and sorts (f, record index) with a sorter of its own, so
  *      duplicate keys are adjacent and every bucket is a contiguous range.
- *   2. Both send OT_COUNT (their number of records and the most bins per
- *      bucket their memory share holds), then read the peer's.  From
- *      those four numbers both derive B buckets, the querier's padded
- *      load L_Q and m bins per bucket (bucket.c; B doubles from the
- *      default until m fits both sides); the querier sends them in
- *      OT_PARAMS and the holder refuses numbers that differ from its own
- *      (exit 5, naming both).
+ *   2. Both send OT_COUNT (their number of records), then read the
+ *      peer's.  From the two counts alone both derive B buckets, the
+ *      querier's padded load L_Q and m bins per bucket (bucket.c, a fixed
+ *      target of keys per bucket: nothing about either side's --memory
+ *      reaches the peer); the querier sends them in OT_PARAMS and the
+ *      holder refuses numbers that differ from its own (exit 5, naming
+ *      both).
  *   3. Base OTs: the querier sends OT_BASE_A, the holder (choice string s,
  *      fresh random) answers OT_BASE_B with 512 points.
  *   4. For b = 0 .. B-1 the querier puts the distinct fingerprints of
@@ -45,12 +45,14 @@
  * holder's evaluations run on the pool; frames are sent and received on
  * the calling thread only.
  *
- * Memory: half of ctx->mem for the fingerprint sorter, half for the
- * bucket arrays, which set the bucket size: the querier's take 101 bytes
- * a bin and 56 a slot (~14 MiB at the default 2^16 keys a bucket), the
- * holder's 64 bytes a bin (q rows) plus 0.3 MiB of evaluation batch; a
- * smaller budget on either side means more, smaller buckets (a little
- * more padding).  Outside ctx->mem: 1 MiB of scratch per busy thread and
+ * Memory: ctx->mem holds the bucket arrays and the fingerprint sorter.
+ * The arrays are set aside first, for the largest bucket any counts can
+ * give (bucket_bins_worst(): 6,954 bins at 2^12 keys a bucket): the
+ * querier's take 101 bytes a bin and 56 a slot (1.1 MiB), the holder's
+ * 64 bytes a bin (q rows) plus 0.3 MiB of evaluation batch (0.7 MiB);
+ * the sorter gets the rest.  A share that cannot hold both (only with a
+ * large PSI_STREAM_TEST_OT_BUCKET: the smallest --memory has room) is
+ * exit 1 before OT_COUNT.  Outside ctx->mem: 1 MiB of scratch per busy thread and
  * the frame buffer, in the engine's reserve.  Duplicates of
  * a key in the querier's bucket are parked in a recspill (12 bytes each,
  * compressed, on disk) until the bucket's values are known.
@@ -140,7 +142,7 @@ test_target(void)
 	uint64_t v;
 
 	if (e == NULL || *e == '\0')
-		return 0;
+		return BUCKET_TARGET;
 	if (parse_uint(e, 1, (uint64_t)1 << 40, &v) != 0)
 		fatal(EXIT_USAGE, "%s=%s: not a number of keys", TEST_TARGET_ENV,
 		    e);
@@ -150,18 +152,13 @@ test_target(void)
 void
 ot_sizes(struct ot_sizes *z, uint64_t target)
 {
-	z->buckets = bucket_count(z->nq, z->nh, target ? target :
-	    BUCKET_TARGET);
-	for (;;) {
-		z->load = z->nq == 0 ? 0 : bucket_max_load(z->nq, z->buckets,
-		    BUCKET_LAMBDA);
-		z->bins = z->load == 0 ? 0 : bucket_bins(z->load, z->buckets,
-		    BUCKET_LAMBDA);
-		if (z->bins <= z->max_bins || z->buckets >= (uint64_t)1 << 40)
-			break;
-		z->buckets *= 2;
-	}
-	if (z->bins >= UINT32_MAX || z->bins > z->max_bins)
+	struct bucket_sizes b;
+
+	bucket_sizes(z->nq, z->nh, target ? target : BUCKET_TARGET, &b);
+	z->buckets = b.buckets;
+	z->load = b.load;
+	z->bins = b.bins;
+	if (z->bins >= UINT32_MAX)
 		fatal(EXIT_USAGE, "OT engine: %" PRIu64 " bins per bucket is "
 		    "too many", z->bins);
 }
@@ -237,33 +234,38 @@ job_fp(void *arg, size_t lo, size_t hi)
 	return 0;
 }
 
-static size_t
-sorter_share(const struct engine_ctx *ctx)
+/* Bytes of ctx->mem one bucket of `bins' bins takes on our side. */
+static uint64_t
+bucket_bytes(uint64_t bins, int querier)
 {
-	return ctx->mem / 2 > sorter_min_memory() ? ctx->mem / 2 :
-	    sorter_min_memory();
+	return querier ? bins * (Q_BIN_BYTES + Q_SLOT_BYTES) :
+	    bins * H_BIN_BYTES + H_FIXED_BYTES;
 }
 
-/* The most bins per bucket our half of ctx->mem holds (at least
- * OT_MIN_BINS: a tiny budget costs a little more than it says). */
-static uint64_t
-our_max_bins(const struct engine_ctx *ctx, int querier)
+/* What ctx->mem leaves the fingerprint sorter once the largest bucket any
+ * counts can give is set aside; exit 1 if that is not enough. */
+static size_t
+sorter_share(const struct engine_ctx *ctx, uint64_t target, int querier)
 {
-	uint64_t mb = ctx->mem / 2, n;
+	uint64_t bins = bucket_bins_worst(target),
+	    need = bucket_bytes(bins, querier);
 
-	if (querier)
-		n = mb / (Q_BIN_BYTES + Q_SLOT_BYTES);
-	else
-		n = mb > H_FIXED_BYTES ? (mb - H_FIXED_BYTES) / H_BIN_BYTES : 0;
-	return n > OT_MIN_BINS ? n : OT_MIN_BINS;
+	if (need > ctx->mem || ctx->mem - need < sorter_min_memory())
+		fatal(EXIT_USAGE, "OT engine: a bucket of up to %" PRIu64
+		    " bins needs %" PRIu64 " KiB and the sorter %zu KiB, more "
+		    "than the engine's %zu KiB share of --memory: raise "
+		    "--memory", bins, need >> 10, sorter_min_memory() >> 10, ctx->mem >> 10);
+	return (size_t)(ctx->mem - need);
 }
 
 /* Pull every key; returns how many, *out the finished sorter. */
 static uint64_t
-collect(struct engine_ctx *ctx, const struct seeds *sd, struct sorter **out)
+collect(struct engine_ctx *ctx, const struct seeds *sd, uint64_t target,
+    int querier, struct sorter **out)
 {
+	struct sorter *s = sorter_new(ctx->tmpdir, sorter_share(ctx, target,
+	    querier));
 	struct key_batch *kb = kb_new();
-	struct sorter *s = sorter_new(ctx->tmpdir, sorter_share(ctx));
 	struct fpctx fc;
 	struct fpjob j = { &fc, kb, xcalloc(KEY_BATCH, sizeof(u128)) };
 	uint64_t n = 0;
@@ -304,28 +306,25 @@ next_in_bucket(struct stream *st, uint64_t b, u128 *f, uint64_t *idx)
 
 static void
 exchange_counts(struct engine_ctx *ctx, struct ot_sizes *z, uint64_t ours,
-    int querier)
+    uint64_t target, int querier)
 {
-	uint64_t theirs, mine = our_max_bins(ctx, querier), bins;
+	uint64_t theirs;
 
+	if (ours > BUCKET_MAX_KEYS)	/* the peer refuses it anyway */
+		fatal(EXIT_USAGE, "OT engine: %" PRIu64 " keys, more than "
+		    "%" PRIu64, ours, BUCKET_MAX_KEYS);
 	put_u64(ctx->frame, ours);
-	put_u64(ctx->frame + 8, mine);
 	ch_send(ctx->ch, FR_OT_COUNT, ctx->frame, OT_COUNT_LEN);
 	if (ch_expect(ctx->ch, FR_OT_COUNT, ctx->frame) != OT_COUNT_LEN)
 		fatal(EXIT_PROTO, "malformed OT_COUNT from peer (not %d bytes)",
 		    OT_COUNT_LEN);
 	theirs = get_u64(ctx->frame);
-	bins = get_u64(ctx->frame + 8);
 	engine_peer_keys(ctx, theirs, "announced");
-	if (bins < OT_MIN_BINS)
-		fatal(EXIT_PROTO, "OT_COUNT from peer allows %" PRIu64 " bins "
-		    "per bucket, fewer than the minimum %d", bins, OT_MIN_BINS);
 	ctx->peer_keys = theirs;
 	ctx->own_keys = ours;
 	z->nq = querier ? ours : theirs;
 	z->nh = querier ? theirs : ours;
-	z->max_bins = mine < bins ? mine : bins;
-	ot_sizes(z, test_target());
+	ot_sizes(z, target);
 	run_stats.buckets = z->buckets;
 	run_stats.bucket_padded_load = z->load;
 	run_stats.bins_per_bucket = z->bins;
@@ -546,13 +545,14 @@ querier_start(struct engine_ctx *ctx)
 	struct cuckoo *ck;
 	struct qbucket q = { 0 };
 	u128 *val;
-	uint64_t *first, n, b;
+	uint64_t *first, n, b, target;
 
 	derive_seeds(&sd, ctx->hs_hash);
 	stats_phase("fingerprint");
 	progress_phase("fingerprints", 0);
-	n = collect(ctx, &sd, &st.s);
-	exchange_counts(ctx, &z, n, 1);
+	target = test_target();
+	n = collect(ctx, &sd, target, 1, &st.s);
+	exchange_counts(ctx, &z, n, target, 1);
 	put_u64(ctx->frame, z.buckets);
 	put_u64(ctx->frame + 8, z.load);
 	put_u64(ctx->frame + 16, z.bins);
@@ -749,15 +749,16 @@ holder_start(struct engine_ctx *ctx)
 	struct ot_sizes z;
 	struct stream st = { 0 };
 	struct hbucket h = { 0 };
-	uint64_t n, b, *idx;
+	uint64_t n, b, *idx, target;
 	size_t len;
 	char err[256];
 
 	derive_seeds(&sd, ctx->hs_hash);
 	stats_phase("fingerprint");
 	progress_phase("fingerprints", 0);
-	n = collect(ctx, &sd, &st.s);
-	exchange_counts(ctx, &z, n, 0);
+	target = test_target();
+	n = collect(ctx, &sd, target, 0, &st.s);
+	exchange_counts(ctx, &z, n, target, 0);
 	len = ch_expect(ctx->ch, FR_OT_PARAMS, ctx->frame);
 	if (ot_params_check(&z, ctx->frame, len, err, sizeof(err)) != 0)
 		fatal(EXIT_PROTO, "%s", err);

@@ -12,7 +12,7 @@
 #include "engine.h"
 
 enum {
-	FR_OT_COUNT = FR_RANGE_OT,	/* both: u64 keys, u64 max bins */
+	FR_OT_COUNT = FR_RANGE_OT,	/* both: u64 keys */
 	FR_OT_PARAMS,		/* querier: u64 buckets, max load, bins */
 	FR_OT_BASE_A,		/* querier: the base-OT sender's point */
 	FR_OT_BASE_B,		/* holder: 512 base-OT receiver points */
@@ -22,21 +22,18 @@ enum {
 #define OT_CORR_HEADER	12
 #define OT_CORR_ROWS	1023	/* rows per FR_OT_CORR frame at most */
 #define OT_PARAMS_LEN	24
-#define OT_COUNT_LEN	16
-#define OT_MIN_BINS	4096	/* a side may not ask for smaller buckets */
+#define OT_COUNT_LEN	8
 
 /* Sizes both sides derive from the two counts (bucket.h). */
 struct ot_sizes {
 	uint64_t	nq, nh;		/* keys (records) of each side */
-	uint64_t	max_bins;	/* the smaller of the two sides' limits */
 	uint64_t	buckets;	/* B */
 	uint64_t	load;		/* L_Q: the querier's padded bucket load */
 	uint64_t	bins;		/* m: cuckoo bins (rows) per bucket */
 };
 
-/* Fill buckets, load and bins from nq, nh and max_bins: the fewest
- * buckets, from bucket_count() with target (0 = BUCKET_TARGET) doubling,
- * whose bins fit in max_bins. */
+/* Fill buckets, load and bins from nq and nh alone (bucket_sizes() at
+ * target keys a bucket, 0 = BUCKET_TARGET); more than 2^32 bins is exit 1. */
 void	ot_sizes(struct ot_sizes *, uint64_t target);
 
 /*

@@ -7,8 +7,8 @@
  * channel, the worker pool, the memory budget, progress and stats, the
  * value sorter, the digest stream (holder to querier, digest.c), the match
  * merge, the reveal and the output in input order.  An engine only makes
- * values.  Engines are listed in engine.c; DH-OPRF (engine-dh.c, with its
- * count-only mode in count.c) is the first, an OT-extension OPRF the next.
+ * values.  Engines are listed in engine.c: DH-OPRF (engine-dh.c, with its
+ * count-only mode in count.c) and KKRT16 OT extension (engine-ot.c).
  *
  * WHAT THE SESSION LENDS (struct engine_ctx, filled before any call)
  *
@@ -125,7 +125,7 @@ enum {
 	FR_RANGE_CHANNEL = 0x00,	/* HELLO, DONE, ERROR, KEEPALIVE */
 	FR_RANGE_DH = 0x10,		/* engine-dh.h */
 	FR_RANGE_DIGEST = 0x20,		/* digest.h */
-	FR_RANGE_OT = 0x30,		/* reserved for the OT engine */
+	FR_RANGE_OT = 0x30,		/* the OT engine's (engine-ot.h) */
 	FR_RANGE_SIZE = 16
 };
 

@@ -817,23 +817,18 @@ holder(const char *s)
 
 /* ---- the OT engine's frames (engine-ot.c) ------------------------------- */
 
-/* OT_COUNT both ways (ours: n keys, the minimum bins); psi-stream's sizes. */
+/* OT_COUNT both ways (ours: n keys); psi-stream's sizes from the counts. */
 static void
 ot_counts(struct ot_sizes *z, uint64_t n, int querier_side)
 {
-	uint8_t b[OT_COUNT_LEN];
-	uint64_t them, bins;
+	uint64_t them;
 
-	put_u64(b, n);
-	put_u64(b + 8, OT_MIN_BINS);
-	ch_send(ch, FR_OT_COUNT, b, sizeof(b));
+	send_u64(FR_OT_COUNT, n);
 	if (ch_expect(ch, FR_OT_COUNT, frame) != OT_COUNT_LEN)
 		exit(99);
 	them = get_u64(frame);
-	bins = get_u64(frame + 8);
 	z->nq = querier_side ? n : them;
 	z->nh = querier_side ? them : n;
-	z->max_bins = bins < OT_MIN_BINS ? bins : OT_MIN_BINS;
 	ot_sizes(z, 0);
 }
 
@@ -869,14 +864,14 @@ ot_querier(const char *s)
 
 	handshake(ROLE_QUERIER);
 	if (strcmp(s, "q-ot-nkeys-short") == 0) {
-		send_u64(FR_OT_COUNT, 3);
+		put_u64(frame, 3);
+		ch_send(ch, FR_OT_COUNT, frame, OT_COUNT_LEN - 1);
 		drain();
 	}
-	if (strcmp(s, "q-ot-nkeys-bins") == 0) {
-		uint8_t b[OT_COUNT_LEN];
-		put_u64(b, 3);
-		put_u64(b + 8, 1);		/* buckets of one bin */
-		ch_send(ch, FR_OT_COUNT, b, sizeof(b));
+	if (strcmp(s, "q-ot-nkeys-long") == 0) {	/* the old count + bins */
+		put_u64(frame, 3);
+		put_u64(frame + 8, 1);
+		ch_send(ch, FR_OT_COUNT, frame, 16);
 		drain();
 	}
 	ot_counts(&z, 5000, 1);
@@ -925,10 +920,7 @@ ot_holder(const char *s)
 
 	handshake(ROLE_HOLDER);
 	if (strcmp(s, "h-ot-nkeys-huge") == 0) {
-		uint8_t b[OT_COUNT_LEN];
-		put_u64(b, (uint64_t)1 << 50);
-		put_u64(b + 8, OT_MIN_BINS);
-		ch_send(ch, FR_OT_COUNT, b, sizeof(b));
+		send_u64(FR_OT_COUNT, (uint64_t)1 << 50);
 		drain();
 	}
 	ot_counts(&z, 5000, 0);
@@ -978,7 +970,7 @@ static const char *const scenarios[] = {
 	"q-count-early", "q-count-impossible", "q-count-short",
 	"q-count-wrong-type", "q-count-honest", "h-count-eval-more",
 	"h-count-eval-invalid", "h-count-wrong-after-count", "h-count-honest",
-	"q-ot-nkeys-short", "q-ot-nkeys-bins", "q-ot-params", "q-ot-base-a",
+	"q-ot-nkeys-short", "q-ot-nkeys-long", "q-ot-params", "q-ot-base-a",
 	"q-ot-base-a-short", "q-ot-corr-bucket", "q-ot-corr-bin",
 	"q-ot-corr-short", "q-ot-corr-header", "q-ot-corr-truncated",
 	"h-ot-nkeys-huge", "h-ot-base-b", "h-ot-base-b-short",

@@ -118,7 +118,7 @@ h-digest-order s 5 6 not_in_increasing_order
 h-dend-mismatch s 5 6 DEND_count_does_not_match
 h-honest s 0 - -
 q-ot-nkeys-short d 5 6 malformed_OT.COUNT
-q-ot-nkeys-bins d 5 6 fewer_than_the_minimum
+q-ot-nkeys-long d 5 6 malformed_OT.COUNT
 q-ot-params d 5 6 OT_engine_parameters_differ
 q-ot-base-a d 5 6 invalid_base-OT_point_in_OT.BASE.A
 q-ot-base-a-short d 5 6 malformed_OT.BASE.A

@@ -5,8 +5,19 @@
 # and exit_status 0; after a failure (nobody listening) the file
 # still appears with the failing exit status and the error; no temporary
 # file is left beside it.
+# The OT engine's fields (the run above is ot, the default): buckets,
+# padded load, bins per bucket the same on both sides and derived from
+# the two counts only -- the sides run with different --memory (the
+# smallest, 8M, and 64M) and get the sizes bucket.c gives for the counts,
+# so nothing about a budget crosses the wire; its phase timings
+# (fingerprint, base_ot, ot_extension) and bytes each way, the querier's
+# sent equal to the holder's received; the same run with --engine dh
+# writes the same outputs, with no buckets.  Negative twins: the test
+# target of 1000 keys a bucket gives other sizes on both sides; a target
+# whose bucket does not fit the holder's 8M is exit 1 on that side (the
+# querier: 6, its peer failed), naming --memory, with no output.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 16
+plan 36
 
 field() {	# field FILE NAME: the number after "NAME":
 	sed -n "s/^ *\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -1
@@ -46,4 +57,55 @@ is "... the stats file records exit_status 3" "$(field "$T/s/fail.json" exit_sta
 check "... and the error" grep -q '"error": "cannot connect' "$T/s/fail.json"
 is "no temporary file beside the stats files" \
     "$(ls -A "$T/s" | grep -cv '\.json$')" 0
+
+# ---- the OT engine: sizes from the counts, not the budgets ---------------
+awk 'BEGIN { for (i = 0; i < 10000; i++) printf "k%05d\n", i }' >"$T/oq"
+awk 'BEGIN { for (i = 3000; i < 13000; i++) printf "k%05d\n", i }' >"$T/oh"
+pair ot "--insecure -q --engine ot --memory 8M --stats $T/s/oh.json $T/oh" \
+    "--insecure -q --engine ot --memory 64M --stats $T/s/oq.json $T/oq"
+is "ot, 8M against 64M: both exit 0" "$C_RC $L_RC" "0 0"
+for f in buckets bucket_padded_load bins_per_bucket; do
+	eval "o_$f=\$(field \"\$T/s/oq.json\" $f)"
+	is "ot: $f the same on both sides" "$(field "$T/s/oh.json" $f)" \
+	    "$(field "$T/s/oq.json" $f)"
+done
+# 10000 x 10000 at 4096 keys a bucket: 3 buckets, L_Q 3675, 4849 bins
+is "ot: sizes from the counts alone (B, L_Q, m)" \
+    "$o_buckets $o_bucket_padded_load $o_bins_per_bucket" "3 3675 4849"
+check "ot: padding: B L_Q at least nQ" test \
+    $((o_buckets * o_bucket_padded_load)) -ge 10000
+check "ot: fingerprint, base_ot and ot_extension timings on both sides" \
+    sh -c 'for f; do for p in fingerprint base_ot ot_extension; do
+	grep -q "\"$p\": [0-9]" "$f" || exit 1; done; done' _ \
+    "$T/s/oq.json" "$T/s/oh.json"
+is "ot: querier's bytes_sent = holder's bytes_received" \
+    "$(field "$T/s/oq.json" bytes_sent)" "$(field "$T/s/oh.json" bytes_received)"
+is "ot: holder's bytes_sent = querier's bytes_received" \
+    "$(field "$T/s/oh.json" bytes_sent)" "$(field "$T/s/oq.json" bytes_received)"
+# the corrections alone: 3 buckets of 4849 rows of 64 bytes
+check "ot: the querier sends at least its corrections" test \
+    "$(field "$T/s/oq.json" bytes_sent)" -ge $((3 * 4849 * 64))
+expected_matches "$T/oq" "$T/oh" >"$T/ot.want"
+same_file "ot: the querier's output is the intersection" "$T/ot.c.out" "$T/ot.want"
+pair dh "--insecure -q --engine dh --stats $T/s/dh.json $T/oh" \
+    "--insecure -q --engine dh $T/oq"
+is "dh twin: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "dh twin: the querier's output equals ot's" "$T/dh.c.out" "$T/ot.c.out"
+same_file "dh twin: the holder's output equals ot's" "$T/dh.l.out" "$T/ot.l.out"
+is "dh twin: no buckets" "$(field "$T/s/dh.json" buckets)" 0
+
+PSI_STREAM_TEST_OT_BUCKET=1000; export PSI_STREAM_TEST_OT_BUCKET
+pair ot1k "--insecure -q --engine ot --memory 8M --stats $T/s/kh.json $T/oh" \
+    "--insecure -q --engine ot --stats $T/s/kq.json $T/oq"
+is "ot, 1000 keys a bucket: other sizes, the same on both sides" \
+    "$(field "$T/s/kq.json" buckets) $(field "$T/s/kh.json" buckets)" "10 10"
+same_file "... and the same output" "$T/ot1k.c.out" "$T/ot.c.out"
+PSI_STREAM_TEST_OT_BUCKET=100000
+pair big "--insecure -q --engine ot --memory 8M -o $T/s/big.out $T/oh" \
+    "--insecure -q --engine ot -o $T/s/bigq.out $T/oq"
+unset PSI_STREAM_TEST_OT_BUCKET
+is "a bucket too big for the holder's 8M: exit 1 there, 6 for the querier" \
+    "$L_RC $C_RC" "1 6"
+check "... naming --memory" grep -q 'OT engine: a bucket of up to [0-9]* bins needs .*--memory' "$T/big.l.err"
+is "... and no output on either side" "$(ls "$T/s" | grep -c 'big')" 0
 done_testing

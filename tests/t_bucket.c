@@ -7,6 +7,9 @@
  * and the tail at L - 1 over it; the Bernstein closed form an upper bound
  * within 0.3% (the note claims 0.15%, true from 2^16 keys a bucket on);
  * B = 1 and n = 0; the bucket count (ceil, B = 1 up to the target); the
+ * sizes from the counts alone, never above bucket_bins_worst() for 6000
+ * pairs of counts up to 2^48, the worst reached, and the wire and padding
+ * at 10^7 x 10^7; the
  * fixed-point log2; the cuckoo expansion factor against the cryptoTools
  * fit in floating point (section 2.5's e table, the per-size lines below
  * 2^9) and the resulting table sizes; the truncation width against
@@ -146,14 +149,79 @@ static void
 test_count(void)
 {
 	ok(bucket_count(0, 0, BUCKET_TARGET) == 1 &&
-	    bucket_count(65536, 3, BUCKET_TARGET) == 1 &&
-	    bucket_count(3, 65537, BUCKET_TARGET) == 2 &&
-	    bucket_count(1000000000, 10, BUCKET_TARGET) == 15259 &&
-	    bucket_count(10000000, 10000000, BUCKET_TARGET) == 153 &&
+	    bucket_count(4096, 3, BUCKET_TARGET) == 1 &&
+	    bucket_count(3, 4097, BUCKET_TARGET) == 2 &&
+	    bucket_count(1000000000, 10, 65536) == 15259 &&
+	    bucket_count(10000000, 10000000, BUCKET_TARGET) == 2442 &&
 	    bucket_count(10000000, 1, 16384) == 611,
 	    "bucket count: ceil(max(nQ, nH) / target), 1 up to the target");
-	ok(bucket_count(65537, 0, BUCKET_TARGET) != 1,
+	ok(bucket_count(4097, 0, BUCKET_TARGET) != 1 &&
+	    bucket_count(65537, 0, 65536) != 1,
 	    "... and one key over the target makes two");
+}
+
+/*
+ * The sizes come from the two counts and the fixed target alone, and the
+ * largest bucket any counts give (what a side sets memory aside for) is
+ * bucket_bins_worst(): no pair of counts, drawn log-uniformly up to 2^48
+ * for three targets, gives more; the worst is reached (2^48 x 2^48) and
+ * a smaller bound would not hold (the pair reaching it is over it).  At
+ * 10^7 x 10^7 the corrections cost at most 800 bits a key pair and the
+ * padding stays under 13.5%.
+ */
+static void
+test_sizes(void)
+{
+	static const uint64_t targets[3] = { BUCKET_TARGET, 64, 1000 };
+	struct bucket_sizes z, w;
+	uint64_t seed = 777, nq, nh, worst, over = 0, reached = 0;
+	double bits, pad;
+	int t, i;
+
+	for (t = 0; t < 3; t++) {
+		worst = bucket_bins_worst(targets[t]);
+		for (i = 0; i < 2000; i++) {
+			seed = seed * 6364136223846793005ULL +
+			    1442695040888963407ULL;
+			nq = ((uint64_t)1 << ((seed >> 33) % 49)) - 1;
+			nq -= (seed >> 7) % (nq / 2 + 1);
+			nh = ((uint64_t)1 << ((seed >> 50) % 49)) - 1;
+			if (i % 7 == 0)	/* exact multiples of the target */
+				nq = (nq / targets[t] + 1) * targets[t];
+			bucket_sizes(nq, nh, targets[t], &z);
+			if (z.bins > worst || z.load > nq ||
+			    z.buckets != bucket_count(nq, nh, targets[t]))
+				over++;
+		}
+		bucket_sizes(BUCKET_MAX_KEYS, BUCKET_MAX_KEYS, targets[t], &w);
+		bucket_sizes(BUCKET_MAX_KEYS / targets[t] * targets[t], 1,
+		    targets[t], &z);
+		if (w.bins == worst || z.bins == worst)
+			reached++;
+	}
+	ok(over == 0, "6000 pairs of counts up to 2^48: m at most "
+	    "bucket_bins_worst(target), L_Q at most nQ");
+	ok(reached == 3, "... and reached at 2^48 keys, so it is the least "
+	    "bound");
+	worst = bucket_bins_worst(BUCKET_TARGET);
+	ok(worst == 6954 && bucket_bins_worst(2 * BUCKET_TARGET) > worst &&
+	    bucket_bins_worst(BUCKET_TARGET / 2) < worst,
+	    "at 2^12 keys a bucket at most 6954 bins; twice the target, more");
+	bucket_sizes(10000000, 10000000, BUCKET_TARGET, &z);
+	bits = 512.0 * (double)z.bins * (double)z.buckets / 1e7;
+	pad = (double)z.load * (double)z.buckets / 1e7 - 1;
+	diag("10^7 x 10^7: B = %llu, L_Q = %llu, m = %llu: padding %.1f%%, "
+	    "%.0f bits of corrections per key pair", (unsigned long long)
+	    z.buckets, (unsigned long long)z.load, (unsigned long long)z.bins,
+	    100 * pad, bits);
+	ok(z.buckets == 2442 && bits <= 800 && pad > 0 && pad < 0.135,
+	    "... and at 10^7 x 10^7 corrections under 800 bits a pair, "
+	    "padding under 13.5%%");
+	bucket_sizes(0, 12345, BUCKET_TARGET, &z);
+	bucket_sizes(12345, 0, BUCKET_TARGET, &w);
+	ok(z.load == 0 && z.bins == 0 && z.buckets == 4 && w.load > 3086 &&
+	    w.bins > w.load && w.buckets == 4,
+	    "no querier keys: no bins; no holder keys: the querier's buckets");
 }
 
 static double
@@ -357,6 +425,7 @@ main(void)
 	test_table();
 	test_reference();
 	test_count();
+	test_sizes();
 	test_expansion();
 	test_trunc();
 	test_load_model();
