@@ -8,7 +8,7 @@
  * Call order (each sorter's public functions map onto it):
  *
  *	xsort_new, xsort_full... (from add), xsort_finish,
- *	xsort_not_finished (from next), xsort_free
+ *	xsort_not_finished (from next), [xsort_rewind...], xsort_free
  *
  * Fails: a budget under the kind's minimum or too small for the plan
  * (exit 1, "memory budget too small"), add after finish or finish twice
@@ -309,6 +309,18 @@ xsort_finish(struct xsort *xs)
 	    runtab_live(&xs->rt));
 	merge_open(xs, xs->rt.head, runtab_live(&xs->rt));
 	xs->state = XS_MERGE;
+}
+
+void
+xsort_rewind(struct xsort *xs)
+{
+	if (xs->state == XS_MEM)
+		xs->pos = 0;
+	else if (xs->state == XS_MERGE)
+		merge_open(xs, xs->rt.head, runtab_live(&xs->rt));
+	else
+		bug("%s_rewind before %s_finish", xs->kind->name,
+		    xs->kind->name);
 }
 
 void

@@ -8,11 +8,12 @@
  * on the fly (truncation keeps the order) -> the holder streams it as the
  * digest (digest.c); the querier merges it with the incoming digest and
  * puts matched indices into a second sorter -> the reveal (querier to
- * holder, --reveal both) is merged the same way on the holder -> the
- * record spill is streamed once and the records whose index comes out of
- * the index sorter are written: the output is in input order whatever the
- * input size.  Frames that must wait (the querier's reveal, the holder's
- * sorted pairs for the reveal merge) wait in spills too, never in memory.
+ * holder, --reveal both) is merged the same way on the holder, which
+ * reads its value sorter a second time for it (sorter_rewind: no copy)
+ * -> the record spill is streamed once and the records whose index comes
+ * out of the index sorter are written: the output is in input order
+ * whatever the input size.  The querier's reveal, which must wait until
+ * the holder has sent its digest, waits in a spill, never in memory.
  *
  *   querier                                holder
  *   engine start, finish (e.g. QUERY/EVAL, QEND, HCOUNT)
@@ -203,13 +204,6 @@ next_sorted(void *arg, u128 *v, uint64_t *idx)
 		return 0;
 	*v >>= 128 - sess->t;
 	return 1;
-}
-
-/* The holder's sorted pairs, kept on a record spill for the reveal. */
-static int
-pair_next(void *keep, u128 *v, uint64_t *idx)
-{
-	return recspill_next_pair(keep, v, idx);
 }
 
 /* ---- match --------------------------------------------------------------- */
@@ -429,31 +423,30 @@ run_holder(struct session *sess)
 {
 	struct digest_writer *dig;
 	struct output *out;
-	struct recspill *keep = NULL;
 	struct merge m;
 	uint64_t sent, bytes, idx;
 	u128 v;
+	int reveal = sess->o->p.reveal == REVEAL_BOTH &&
+	    !sess->o->p.count_only;
 
 	make_values(sess, "evaluate");
-	/* the digest; keep the sorted pairs for the reveal merge */
+	/* the digest; the sorted pairs are read again for the reveal merge */
 	phase("digest", sess->nkeys);
-	if (sess->o->p.reveal == REVEAL_BOTH && !sess->o->p.count_only)
-		keep = recspill_new(sess->o->tmpdir);
 	dig = digest_writer_new(sess->ch, sess->frame, sess->t, FR_DIGEST);
 	for (uint64_t done = 1; next_sorted(sess, &v, &idx); done++) {
 		digest_push(dig, v);
 		if ((done & 4095) == 0)
 			progress_set(done);
-		if (keep)
-			recspill_add_pair(keep, v, idx);
 	}
 	sent = digest_writer_end(dig, FR_DEND, &bytes);
 	run_stats.digest_bytes = bytes;
 	vlog(2, "digest: %" PRIu64 " values in %" PRIu64 " bytes, %.2f bits "
 	    "per key (t = %u)", sent, bytes, sess->nkeys ?
 	    8.0 * (double)bytes / (double)sess->nkeys : 0.0, sess->t);
-	sorter_free(sess->vals);
-	sess->vals = NULL;
+	if (!reveal) {
+		sorter_free(sess->vals);
+		sess->vals = NULL;
+	}
 	if (sess->role->end) {
 		sess->ctx.digest_values = sent;
 		sess->role->end(&sess->ctx);
@@ -469,13 +462,14 @@ run_holder(struct session *sess)
 
 	/* what the querier reveals */
 	phase("reveal", sent);
-	merge_init(&m, sess, pair_next, keep);
-	if (keep)
-		recspill_rewind(keep);
+	merge_init(&m, sess, next_sorted, sess);	/* called only if reveal */
+	if (reveal)
+		sorter_rewind(sess->vals);
 	digest_read(sess->ch, sess->frame, sess->t, FR_REVEAL, FR_REND,
-	    keep ? sent : 0, merge_chunk, &m);
-	if (keep) {
-		recspill_free(keep);
+	    reveal ? sent : 0, merge_chunk, &m);
+	if (reveal) {
+		sorter_free(sess->vals);
+		sess->vals = NULL;
 		write_matches(sess, open_output(sess));
 	}
 	ch_send(sess->ch, FR_DONE, NULL, 0);

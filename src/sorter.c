@@ -331,6 +331,12 @@ sorter_finish(struct sorter *s)
 	xsort_finish(&s->x);
 }
 
+void
+sorter_rewind(struct sorter *s)
+{
+	xsort_rewind(&s->x);
+}
+
 int
 sorter_next(struct sorter *s, u128 *value, uint64_t *index)
 {

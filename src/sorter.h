@@ -6,14 +6,15 @@
  * for.
  *
  *	sorter_new, sorter_add..., sorter_finish, sorter_next...,
- *	sorter_free
+ *	[sorter_rewind, sorter_next...]..., sorter_free
  *
  * mem is all the sorter may use, its buffers included; the bound is in
  * spill-int.h.  A budget under sorter_min_memory() is fatal, exit 1;
- * adding after finish, finishing twice or reading before finish is an
- * internal error; a failed create, write or read of the temporary file,
- * or one that does not read back as written, is fatal, exit 2, naming
- * the directory.  No file is created unless the pairs outgrow memory.
+ * adding after finish, finishing twice, reading or rewinding before
+ * finish is an internal error; a failed create, write or read of the
+ * temporary file, or one that does not read back as written, is fatal,
+ * exit 2, naming the directory.  No file is created unless the pairs
+ * outgrow memory.
  */
 #ifndef PSI_SORTER_H
 #define PSI_SORTER_H
@@ -34,6 +35,9 @@ uint64_t sorter_count(const struct sorter *);
  * can read.  Then sorter_next yields every pair in order. */
 void	sorter_finish(struct sorter *);
 int	sorter_next(struct sorter *, u128 *value, uint64_t *index);
+/* After finish: sorter_next starts again from the first pair (a second
+ * read costs the merge again, no disk space and no memory). */
+void	sorter_rewind(struct sorter *);
 void	sorter_free(struct sorter *);
 /* Runs written so far (for tests and --stats). */
 unsigned sorter_runs(const struct sorter *);

@@ -48,7 +48,9 @@
  * most fan_mid at a time, fewer for the first one so the last pass lands
  * exactly on fan_fin) into new runs at the end of the file; the space of
  * consumed runs is given back (sf_punch).  The final merge is opened by
- * finish and drained lazily by the sorter's next.  The large areas (item
+ * finish and drained lazily by the sorter's next; a rewind opens it again
+ * (or, in memory, starts over at the first item), so a sorted stream can
+ * be read twice without a copy.  The large areas (item
  * buffers, reader blocks) are mmap'ed (sf_map_alloc).
  */
 #ifndef PSI_SPILL_INT_H
@@ -158,6 +160,9 @@ struct xsort *xsort_new(const struct xsort_kind *, const char *tmpdir,
 /* Slow path of add: map the buffer, or empty it into a run. */
 void	xsort_full(struct xsort *);
 void	xsort_finish(struct xsort *);
+/* Back to the first item of the finished stream (the final merge's runs
+ * are still on the file: it is simply opened again). */
+void	xsort_rewind(struct xsort *);
 /* next before finish: an internal error. */
 void	xsort_not_finished(const struct xsort *) __attribute__((noreturn));
 /* Free everything, the sorter too: struct xsort is its first member. */

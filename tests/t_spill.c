@@ -5,7 +5,8 @@
  * Covers: record round trips (empty, one, many with empty, binary and
  * block-sized records, a 5 MB record); sorter output against qsort (empty,
  * one pair, all values equal, in memory only, many runs merged in several
- * passes, duplicates and extreme values); the temporary directory empty
+ * passes, duplicates and extreme values), and the same again after a
+ * rewind (exit 7 for one before finish); the temporary directory empty
  * during and after use with O_TMPFILE and with the mkstemp fallback, and
  * no descriptor leaked; exit 2 naming the directory for a missing,
  * unwritable, read-only or full directory; exit 2 for a corrupted or
@@ -768,6 +769,8 @@ check_sort(const char *name, size_t n, int kind, size_t mem, int want_runs)
 	same = sorter_count(s) == n && same_as_qsort(s, p, n);
 	ok(same && (want_runs < 0 ? runs > 0 : runs == (unsigned)want_runs),
 	    "sorter %s: %zu pairs, %u runs, same as qsort", name, n, runs);
+	sorter_rewind(s);
+	ok(same_as_qsort(s, p, n), "sorter %s: rewound, the same again", name);
 	sorter_free(s);
 	ok(fd_count() == fds && dir_entries(tmpdir) == 0,
 	    "sorter %s: no descriptor or file left", name);
@@ -803,6 +806,16 @@ child_tiny_budget(void *arg)
 }
 
 static void
+child_rewind_early(void *arg)
+{
+	struct sorter *s = sorter_new(tmpdir, 1 << 20);
+
+	(void)arg;
+	sorter_add(s, 1, 1);
+	sorter_rewind(s);
+}
+
+static void
 test_sorter_budget(void)
 {
 	struct sorter *s = sorter_new(tmpdir, sorter_min_memory());
@@ -814,6 +827,9 @@ test_sorter_budget(void)
 	sorter_free(s);
 	expect_fatal(child_tiny_budget, NULL, 1, "memory budget too small",
 	    NULL, "sorter: a budget one byte under the minimum is exit 1");
+	expect_fatal(child_rewind_early, NULL, 7 /* EXIT_BUG */,
+	    "sorter_rewind before sorter_finish", NULL,
+	    "sorter: rewind before finish is an internal error");
 }
 
 /* Many runs at the minimum budget: fan-in is under mem/4096 = 64. */
@@ -840,6 +856,9 @@ test_sorter_many_runs(const char *mode)
 	    "sorter %s: tmpdir empty while runs exist", mode);
 	same = same_as_qsort(s, p, n);
 	ok(same, "sorter %s: multi-pass merge output same as qsort", mode);
+	sorter_rewind(s);
+	ok(same_as_qsort(s, p, n), "sorter %s: rewound after a multi-pass "
+	    "merge, the same again", mode);
 	ok(ticks > n / 65536, "sorter %s: tick called %lu times", mode, ticks);
 	sorter_free(s);
 	spill_set_heartbeat(NULL, NULL);
