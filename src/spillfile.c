@@ -149,6 +149,7 @@ void
 sf_open(struct spillfile *f, const char *dir)
 {
 	f->fd = create(dir);
+	f->raw_left = 0;
 	f->end = 0;
 	f->dir = dir;
 }
@@ -217,7 +218,9 @@ sf_punch(struct spillfile *f, uint64_t off, uint64_t len)
 size_t
 sf_zbuf_size(size_t blk)
 {
-	return BLOCK_HDR + ZSTD_compressBound(blk);
+	size_t z = ZSTD_compressBound(blk);
+
+	return BLOCK_HDR + (z > blk + BLOCK_SUM ? z : blk + BLOCK_SUM);
 }
 
 size_t
@@ -265,17 +268,70 @@ sf_dctx_new(void)
 	return d;
 }
 
+/*
+ * The check of a stored block: four lanes of 64-bit multiply-rotate over
+ * its words, folded with its length.  It catches what zstd's checksum
+ * catches in a compressed block (a flipped bit, a torn or stale block);
+ * nobody forges a temporary file, so it need not be a MAC.
+ */
+#define SUM_P1	0x9e3779b185ebca87ULL
+#define SUM_P2	0xc2b2ae3d27d4eb4fULL
+
+static inline uint64_t
+sum_round(uint64_t acc, uint64_t w)
+{
+	acc += w * SUM_P2;
+	acc = acc << 31 | acc >> 33;
+	return acc * SUM_P1;
+}
+
+static uint64_t
+block_sum(const uint8_t *p, size_t len)
+{
+	uint64_t a[4] = { SUM_P1, SUM_P2, ~SUM_P1, ~SUM_P2 }, h;
+	uint8_t tail[32] = { 0 };
+	size_t i, n = len / 32 * 32;
+	int k;
+
+	for (i = 0; i < n; i += 32)
+		for (k = 0; k < 4; k++)
+			a[k] = sum_round(a[k], load_le64(p + i + 8 * k));
+	memcpy(tail, p + n, len - n);
+	for (k = 0; k < 4; k++)
+		a[k] = sum_round(a[k], load_le64(tail + 8 * k));
+	h = (uint64_t)len;
+	for (k = 0; k < 4; k++)
+		h = sum_round(h ^ a[k], a[k] >> 29);
+	return h ^ h >> 32;
+}
+
 void
 sf_block_put(struct spillfile *f, ZSTD_CCtx *c, const uint8_t *raw,
     size_t len, uint8_t *zbuf, size_t zcap)
 {
 	size_t z;
 
-	z = ZSTD_compress2(c, zbuf + BLOCK_HDR, zcap - BLOCK_HDR, raw, len);
-	zcheck(z);
-	put_le32(zbuf, (uint32_t)z);
+	if (zcap < BLOCK_HDR + len + BLOCK_SUM)
+		bug("a block of %zu bytes does not fit its buffer", len);
+	if (f->raw_left > 0)
+		f->raw_left--;
+	else {
+		z = ZSTD_compress2(c, zbuf + BLOCK_HDR, zcap - BLOCK_HDR, raw,
+		    len);
+		zcheck(z);
+		if (z < len - len / SF_RAW_GAIN) {
+			put_le32(zbuf, (uint32_t)z);
+			put_le32(zbuf + 4, (uint32_t)len);
+			sf_append(f, zbuf, BLOCK_HDR + z);
+			return;
+		}
+		f->raw_left = SF_RAW_SKIP;
+	}
+	put_le32(zbuf, (uint32_t)(len + BLOCK_SUM) | BLOCK_STORED);
 	put_le32(zbuf + 4, (uint32_t)len);
-	sf_append(f, zbuf, BLOCK_HDR + z);
+	memcpy(zbuf + BLOCK_HDR, raw, len);
+	store_le64(zbuf + BLOCK_HDR + len, block_sum(raw, len));
+	sf_append(f, zbuf, BLOCK_HDR + len + BLOCK_SUM);
 }
 
 uint64_t
@@ -283,6 +339,7 @@ sf_block_get(struct spillfile *f, ZSTD_DCtx *d, uint64_t off, uint64_t end,
     uint8_t *raw, size_t rawcap, uint8_t *zbuf, size_t zcap, size_t *len)
 {
 	uint32_t zlen, rawlen;
+	int stored;
 	size_t r;
 
 	if (end < off || end - off < BLOCK_HDR)
@@ -290,13 +347,21 @@ sf_block_get(struct spillfile *f, ZSTD_DCtx *d, uint64_t off, uint64_t end,
 	sf_read(f, zbuf, BLOCK_HDR, off);
 	zlen = get_le32(zbuf);
 	rawlen = get_le32(zbuf + 4);
+	stored = (zlen & BLOCK_STORED) != 0;
+	zlen &= ~BLOCK_STORED;
 	if (zlen > zcap || zlen > end - off - BLOCK_HDR || rawlen == 0 ||
-	    rawlen > rawcap)
+	    rawlen > rawcap || (stored && zlen != rawlen + BLOCK_SUM))
 		sf_corrupt(f->dir);
 	sf_read(f, zbuf, zlen, off + BLOCK_HDR);
-	r = ZSTD_decompressDCtx(d, raw, rawcap, zbuf, zlen);
-	if (ZSTD_isError(r) || r != rawlen)
-		sf_corrupt(f->dir);
+	if (stored) {
+		memcpy(raw, zbuf, rawlen);
+		if (load_le64(zbuf + rawlen) != block_sum(raw, rawlen))
+			sf_corrupt(f->dir);
+	} else {
+		r = ZSTD_decompressDCtx(d, raw, rawcap, zbuf, zlen);
+		if (ZSTD_isError(r) || r != rawlen)
+			sf_corrupt(f->dir);
+	}
 	*len = rawlen;
 	return off + BLOCK_HDR + zlen;
 }

@@ -28,15 +28,21 @@
  * BLOCKS
  *
  *	u32 zlen, u32 rawlen (little-endian), then a zstd frame of zlen
- *	bytes holding rawlen bytes, with zstd's content checksum.
+ *	bytes holding rawlen bytes, with zstd's content checksum; or, with
+ *	bit 31 of zlen set (stored), the rawlen bytes themselves and a u64
+ *	check of them (zlen = rawlen + 8).
  *
  * Blocks are compressed one at a time with one zstd context per object,
  * made when the first block is written and freed when writing is over;
  * its parameters are fixed by the level and the block size, so its size
  * is known in advance (sf_cctx_size, ZSTD_estimateCCtxSize_usingCParams)
- * and counted in the objects' budgets.  A compressed block of raw size
- * blk needs sf_zbuf_size(blk) bytes.
- *
+ * and counted in the objects' budgets.  A block that zstd shrinks by less
+ * than 1/SF_RAW_GAIN is stored instead, and so are the SF_RAW_SKIP blocks
+ * after it without trying: sorted runs of pseudo-random values do not
+ * compress, and trying cost a tenth of the holder's time.  A compressed
+ * block of raw size blk needs sf_zbuf_size(blk) bytes, a stored one fits
+ * there too.
+
  * HEARTBEAT
  *
  * spill_set_heartbeat's function is called about every HEARTBEAT_EVERY
@@ -54,6 +60,10 @@
 #include <zstd.h>
 
 #define BLOCK_HDR	8		/* u32 zlen, u32 rawlen */
+#define BLOCK_SUM	8		/* u64 check after a stored block */
+#define BLOCK_STORED	0x80000000u	/* in zlen: not compressed */
+#define SF_RAW_GAIN	8		/* compress if it saves 1/8 or more */
+#define SF_RAW_SKIP	15		/* blocks stored untried after one */
 #define HEARTBEAT_EVERY	(64 * 1024)
 
 /* fn(arg) about every HEARTBEAT_EVERY items of local work; NULL: none. */
@@ -76,6 +86,7 @@ spill_heartbeat(size_t n)
 
 struct spillfile {
 	int		 fd;		/* -1 while closed */
+	unsigned	 raw_left;	/* blocks to store without trying */
 	uint64_t	 end;		/* bytes appended so far */
 	const char	*dir;		/* for messages; owned by the caller */
 };

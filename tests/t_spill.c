@@ -12,6 +12,8 @@
  * unwritable, read-only or full directory; exit 2 for a corrupted or
  * truncated temporary file; exit 1 for a budget under the minimum; the
  * heartbeat callback; peak RSS of a 4M-pair sorter within its budget.
+ * Blocks: a random one is stored, and the SF_RAW_SKIP after it; a
+ * compressible one after those is compressed; both read back.
  * Typed records: (value, index) pairs and values round trip, in the
  * documented little-endian layout, and a record of the wrong length is a
  * corrupt file (exit 2).  spill_bytes_written() grows by exactly what a
@@ -43,6 +45,7 @@
 #include "esort.h"
 #include "recspill.h"
 #include "sorter.h"
+#include "spillfile.h"
 #include "tap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -502,6 +505,65 @@ test_recspill_typed_errors(void)
 }
 
 /* ---- bytes written to temporary files (--stats spill_bytes) ------------- */
+
+/* One block of len bytes through sf_block_put and back: the bytes it
+ * took on file, or 0 if it did not read back as written. */
+static uint64_t
+block_round_trip(struct spillfile *f, ZSTD_CCtx *c, ZSTD_DCtx *d,
+    const uint8_t *raw, size_t len)
+{
+	static uint8_t zbuf[BLOCK_HDR + 70000], back[65536];
+	uint64_t off = f->end, next;
+	size_t got;
+
+	sf_block_put(f, c, raw, len, zbuf, sf_zbuf_size(sizeof(back)));
+	next = sf_block_get(f, d, off, f->end, back, sizeof(back), zbuf,
+	    sf_zbuf_size(sizeof(back)), &got);
+	if (next != f->end || got != len || memcmp(back, raw, len) != 0)
+		return 0;
+	return f->end - off;
+}
+
+/* Blocks zstd cannot shrink are stored, with the blocks after them;
+ * blocks it can are compressed, once the stored ones are through. */
+static void
+test_stored_blocks(void)
+{
+	static uint8_t rnd[65536], txt[65536];
+	struct spillfile f;
+	ZSTD_CCtx *c = sf_cctx_new(1, sizeof(rnd));
+	ZSTD_DCtx *d = sf_dctx_new();
+	uint64_t seed = 11, first, ok_rest = 1, z;
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof(rnd); i += 8) {
+		uint64_t r = splitmix(&seed);
+		memcpy(rnd + i, &r, 8);
+	}
+	for (i = 0; i < sizeof(txt); i++)
+		txt[i] = "psi-stream stores what does not shrink\n"[i % 40];
+	sf_open(&f, tmpdir);
+	first = block_round_trip(&f, c, d, rnd, sizeof(rnd));
+	ok(first == BLOCK_HDR + sizeof(rnd) + BLOCK_SUM,
+	    "spillfile: a random block is stored (%llu bytes on file)",
+	    (unsigned long long)first);
+	for (k = 0; k < SF_RAW_SKIP; k++)
+		if (block_round_trip(&f, c, d, txt, sizeof(txt)) !=
+		    BLOCK_HDR + sizeof(txt) + BLOCK_SUM)
+			ok_rest = 0;
+	ok(ok_rest, "spillfile: the %d blocks after it are stored untried",
+	    SF_RAW_SKIP);
+	z = block_round_trip(&f, c, d, txt, sizeof(txt));
+	ok(z > 0 && z < sizeof(txt) / 8, "spillfile: then a text block is "
+	    "compressed again (%llu bytes on file)", (unsigned long long)z);
+	z = block_round_trip(&f, c, d, rnd + 1, 777);
+	ok(z == BLOCK_HDR + 777 + BLOCK_SUM, "spillfile: a short odd-sized "
+	    "random block is stored and reads back");
+	sf_close(&f);
+	ZSTD_freeCCtx(c);
+	ZSTD_freeDCtx(d);
+}
 
 static void
 test_bytes_written(void)
@@ -1477,6 +1539,7 @@ main(void)
 	test_recspill_pairs();
 	test_recspill_typed_errors();
 	test_bytes_written();
+	test_stored_blocks();
 
 	test_sorter_small();
 	test_sorter_budget();
