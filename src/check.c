@@ -35,7 +35,6 @@
  * come in, and HLL registers do not depend on order.  Several files are
  * read one after another, each split.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -421,9 +420,7 @@ find_byte(int fd, const char *path, uint64_t off, uint64_t size, uint8_t c)
 	ssize_t n;
 
 	while (off < size) {
-		n = pread(fd, buf, SCAN_BLOCK, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = pread_full(fd, buf, SCAN_BLOCK, off);
 		if (n < 0)
 			fatal_errno(EXIT_IO, "cannot read %s", path);
 		if (n == 0)
@@ -463,7 +460,7 @@ split_file(const char *path, uint8_t term, uint64_t *cut)
 	if (fd < 0)
 		return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 2 ||
-	    (got = pread(fd, head, sizeof(head), 0)) < 0 ||
+	    (got = pread_full(fd, head, sizeof(head), 0)) < 0 ||
 	    source_format(head, (size_t)got, term == '\n') != SRC_PLAIN) {
 		close(fd);
 		return 0;

@@ -309,55 +309,38 @@ check_private_mode(int fd, const char *path, const char *what)
 size_t
 peers_read_secret(const char *path, const char *what, char *buf, size_t cap)
 {
-	size_t len = 0;
-	ssize_t n;
+	ssize_t len;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		fatal_errno(EXIT_IO, "cannot open %s", path);
 	check_private_mode(fd, path, what);
-	while (len < cap) {
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			sodium_memzero(buf, cap);
-			fatal_errno(EXIT_IO, "cannot read %s", path);
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if ((len = read_full(fd, buf, cap)) < 0) {
+		sodium_memzero(buf, cap);
+		fatal_errno(EXIT_IO, "cannot read %s", path);
 	}
 	close(fd);
-	if (len == cap) {
+	if ((size_t)len == cap) {
 		sodium_memzero(buf, cap);
 		fatal(EXIT_USAGE, "%s: too long for a %s", path, what);
 	}
-	return len;
+	return (size_t)len;
 }
 
 int
 peers_is_private_key(const char *path)
 {
 	char head[sizeof(PRIV_TYPE)];	/* the type and its blank */
-	size_t got = 0;
-	ssize_t n;
+	ssize_t got;
 	int fd;
 
 	/* read(2) of just these bytes: the key itself never passes through
 	 * a stdio buffer */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return 0;
-	while (got < sizeof(head) && (n = read(fd, head + got,
-	    sizeof(head) - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += (size_t)n;
-	}
+	got = read_full(fd, head, sizeof(head));
 	close(fd);
-	return got == sizeof(head) && memcmp(head, PRIV_TYPE " ",
+	return got == (ssize_t)sizeof(head) && memcmp(head, PRIV_TYPE " ",
 	    sizeof(head)) == 0;
 }
 
@@ -487,7 +470,7 @@ refuse_public(const char *path)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return;		/* read_private() names the error */
-	got = read(fd, head, n + 1);
+	got = read_full(fd, head, n + 1);
 	close(fd);
 	if (got != (ssize_t)n + 1 || memcmp(head, PUB_TYPE, n) != 0 ||
 	    !is_space(head[n]))
@@ -712,14 +695,11 @@ copy_fd(int in, int out, const char *from, const char *to)
 	char buf[8192];
 	ssize_t n;
 
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fatal_errno(EXIT_IO, "cannot read %s", from);
+	while ((n = read_full(in, buf, sizeof(buf))) > 0)
 		if (write_all(out, buf, (size_t)n) != 0)
 			fatal_errno(EXIT_IO, "cannot write %s", to);
-	}
+	if (n < 0)
+		fatal_errno(EXIT_IO, "cannot read %s", from);
 }
 
 /*
@@ -768,7 +748,8 @@ append_known(const char *path, const char *hostport,
 		if (lseek(old, 0, SEEK_SET) != 0)
 			fatal_errno(EXIT_IO, "cannot read %s", path);
 		copy_fd(old, af.fd, path, path);
-		if (st.st_size > 0 && (pread(old, &last, 1, st.st_size - 1) != 1))
+		if (st.st_size > 0 && pread_full(old, &last, 1,
+		    (uint64_t)st.st_size - 1) != 1)
 			fatal_errno(EXIT_IO, "cannot read %s", path);
 		if (last != '\n' && write_all(af.fd, "\n", 1) != 0)
 			fatal_errno(EXIT_IO, "cannot write %s", path);

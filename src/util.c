@@ -1,7 +1,8 @@
 /*
  * util.c: xmalloc and friends, fatal errors with exit statuses, logging,
- * size parsing, hex.  Assumes single-threaded callers for fatal() except
- * that worker threads may call it too: the hook runs once, guarded below.
+ * size parsing, whole reads and writes (EINTR retried), hex.  Assumes
+ * single-threaded callers for fatal() except that worker threads may call
+ * it too: the hook runs once, guarded below.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -335,6 +336,38 @@ write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* read_full() with off < 0, pread_full() from off otherwise. */
+static ssize_t
+read_loop(int fd, uint8_t *buf, size_t len, int64_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = off < 0 ? read(fd, buf + got, len - got) :
+		    pread(fd, buf + got, len - got, (off_t)(off + (int64_t)got));
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0)
+			break;		/* end of file */
+		else if (errno != EINTR)
+			return -1;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
+read_full(int fd, void *buf, size_t len)
+{
+	return read_loop(fd, buf, len, -1);
+}
+
+ssize_t
+pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return read_loop(fd, buf, len, (int64_t)off);
 }
 
 void

@@ -7,6 +7,7 @@
 #ifndef PSI_UTIL_H
 #define PSI_UTIL_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -86,6 +87,11 @@ int	parse_uint(const char *, uint64_t lo, uint64_t hi, uint64_t *);
 
 /* Write all of buf to fd, retrying on EINTR and short writes.  0 or -1. */
 int	write_all(int fd, const void *buf, size_t len);
+/* Read len bytes into buf (pread_full: from offset off), retrying on EINTR
+ * and short reads.  The count read, less than len only at end of file;
+ * -1 on an error, errno set. */
+ssize_t	read_full(int fd, void *buf, size_t len);
+ssize_t	pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /* Text from a peer or a file, for a terminal: printable ASCII as is,
  * every other byte (controls, DEL, all of UTF-8, so no C1 or bidi
