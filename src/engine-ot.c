@@ -227,10 +227,8 @@ static int
 job_fp(void *arg, size_t lo, size_t hi)
 {
 	struct fpjob *j = arg;
-	size_t i;
 
-	for (i = lo; i < hi; i++)
-		j->f[i] = fp_key(j->fc, KB_KEY(j->kb, i), KB_LEN(j->kb, i));
+	fp_keys(j->fc, hi - lo, j->kb->buf, j->kb->off + lo, j->f + lo);
 	return 0;
 }
 
@@ -601,7 +599,6 @@ querier_start(struct engine_ctx *ctx)
 struct hbucket {
 	struct kkrt_holder *kh;
 	const uint8_t	*cuckoo_key;
-	const uint8_t	*code_seed;
 	uint64_t	 bucket, bins;
 	uint8_t		*q;		/* bins * 64: corrections, then q rows */
 	u128		*f;		/* EVAL_CHUNK pairs of the bucket */
@@ -624,28 +621,36 @@ job_hblock(void *arg, size_t lo, size_t hi)
 	return superblocks(((struct hbucket *)arg)->bins, lo, hi, arg, hblock);
 }
 
+/* Holder: the keys of [lo, hi) that differ from the one before, HEVAL at
+ * a time, evaluated at their three bins. */
+#define HEVAL	64
+
 static int
 job_heval(void *arg, size_t lo, size_t hi)
 {
 	struct hbucket *h = arg;
-	uint8_t fp[KKRT_FP], code[KKRT_ROW], out[KKRT_OUT];
-	uint32_t bins[3];
-	size_t i;
+	uint8_t fp[HEVAL * KKRT_FP], out[HEVAL * 3 * KKRT_OUT];
+	uint32_t bins[HEVAL * 3];
+	size_t at[HEVAL], i, n, j;
 	unsigned k;
 
-	for (i = lo; i < hi; i++) {
-		if (h->dup[i])
-			continue;
-		fp_bytes(h->f[i], fp);
-		kkrt_code(h->code_seed, fp, code);
-		cuckoo_hashes(h->cuckoo_key, h->f[i], h->bins, bins);
-		for (k = 0; k < 3; k++) {
-			kkrt_holder_eval(h->kh, h->bucket, bins[k], k,
-			    h->q + (size_t)bins[k] * KKRT_ROW, code, out);
-			h->val[3 * i + k] = be128(out);
+	for (i = lo; i < hi;) {
+		for (n = 0; n < HEVAL && i < hi; i++) {
+			if (h->dup[i])
+				continue;
+			fp_bytes(h->f[i], fp + n * KKRT_FP);
+			cuckoo_hashes(h->cuckoo_key, h->f[i], h->bins,
+			    bins + 3 * n);
+			at[n++] = i;
 		}
+		kkrt_holder_eval_keys(h->kh, h->bucket, h->q, n, fp, 3, bins,
+		    out);
+		for (j = 0; j < n; j++)
+			for (k = 0; k < 3; k++)
+				h->val[3 * at[j] + k] = be128(out + (3 * j + k)
+				    * KKRT_OUT);
 	}
-	sodium_memzero(code, sizeof(code));
+	sodium_memzero(out, sizeof(out));
 	return 0;
 }
 
@@ -772,7 +777,6 @@ holder_start(struct engine_ctx *ctx)
 	st.buckets = z.buckets;
 	if (z.bins > 0) {
 		h.cuckoo_key = sd.cuckoo;
-		h.code_seed = sd.code;
 		h.bins = z.bins;
 		h.q = xmalloc(z.bins * KKRT_ROW);
 		h.f = xcalloc(EVAL_CHUNK, sizeof(*h.f));

@@ -4,21 +4,38 @@
  */
 #include <string.h>
 
+#include "blake2bx.h"
 #include "fingerprint.h"
 
 static const char fp_label[] = "psi-stream fingerprint";
 
+#define FCH	32	/* one-block keys per blake2bx call */
+
 void
 fp_init(struct fpctx *c, const uint8_t *seed)
 {
-	uint8_t flag = seed != NULL;
+	size_t n = sizeof(fp_label) - 1;
 
+	memcpy(c->pre, fp_label, n);
+	c->pre[n++] = seed != NULL;
+	if (seed) {
+		memcpy(c->pre + n, seed, FP_SEED_BYTES);
+		n += FP_SEED_BYTES;
+	}
+	c->prelen = n;
 	crypto_generichash_init(&c->st, NULL, 0, 16);
-	crypto_generichash_update(&c->st, (const uint8_t *)fp_label,
-	    sizeof(fp_label) - 1);
-	crypto_generichash_update(&c->st, &flag, 1);
-	if (seed)
-		crypto_generichash_update(&c->st, seed, FP_SEED_BYTES);
+	crypto_generichash_update(&c->st, c->pre, n);
+}
+
+static u128
+be_fp(const uint8_t h[16])
+{
+	u128 f = 0;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		f = f << 8 | h[i];
+	return f;
 }
 
 u128
@@ -26,16 +43,44 @@ fp_key(const struct fpctx *c, const uint8_t *key, size_t len)
 {
 	crypto_generichash_state st;
 	uint8_t h[16];
-	u128 f = 0;
-	int i;
+	u128 f;
 
 	memcpy(&st, &c->st, sizeof(st));
 	crypto_generichash_update(&st, key, len);
 	crypto_generichash_final(&st, h, sizeof(h));
-	for (i = 0; i < 16; i++)
-		f = f << 8 | h[i];
+	f = be_fp(h);
 	sodium_memzero(&st, sizeof(st));
 	return f;
+}
+
+void
+fp_keys(const struct fpctx *c, size_t n, const uint8_t *buf,
+    const size_t *off, u128 *f)
+{
+	uint8_t slot[FCH * B2X_BLOCK], len[FCH], h[FCH * 16];
+	size_t at[FCH], i, j, k = 0, l;
+
+	for (i = 0; i <= n; i++) {
+		if (k == FCH || (i == n && k > 0)) {
+			blake2bx(h, 16, slot, len, k);
+			for (j = 0; j < k; j++)
+				f[at[j]] = be_fp(h + 16 * j);
+			k = 0;
+		}
+		if (i == n)
+			break;
+		l = off[i + 1] - off[i];
+		if (c->prelen + l > B2X_BLOCK) {
+			f[i] = fp_key(c, buf + off[i], l);
+			continue;
+		}
+		memcpy(slot + k * B2X_BLOCK, c->pre, c->prelen);
+		memcpy(slot + k * B2X_BLOCK + c->prelen, buf + off[i], l);
+		len[k] = (uint8_t)(c->prelen + l);
+		at[k++] = i;
+	}
+	sodium_memzero(slot, sizeof(slot));
+	sodium_memzero(h, sizeof(h));
 }
 
 void

@@ -29,6 +29,7 @@
 #define KKRT_SB		4096	/* most bins per block call */
 #define KKRT_ALIGN	512	/* block offsets are multiples of this */
 #define KKRT_EMPTY	0xff	/* hash index of an empty bin */
+#define KKRT_MAXH	4	/* most hash indexes per key in _eval_keys */
 
 struct kkrt_querier;
 struct kkrt_holder;
@@ -70,6 +71,16 @@ void	kkrt_code(const uint8_t code_seed[KKRT_SEED],
 void	kkrt_holder_eval(const struct kkrt_holder *, uint64_t bucket,
 	    uint32_t bin, unsigned hidx, const uint8_t q[KKRT_ROW],
 	    const uint8_t code[KKRT_ROW], uint8_t out[KKRT_OUT]);
+/*
+ * Holder, many keys at once (the fast way; same values as above): for
+ * key i < n with fingerprint fp[16 i..] and hash index k < nh (nh <=
+ * KKRT_MAXH), out[16 (nh i + k)..] = F(bucket, bins[nh i + k], k, fp_i),
+ * with q the bucket's rows (bin j at q + 64 j; every bin listed must be
+ * one of them).  Each key's code word is computed once.
+ */
+void	kkrt_holder_eval_keys(const struct kkrt_holder *, uint64_t bucket,
+	    const uint8_t *q, size_t n, const uint8_t *fp, unsigned nh,
+	    const uint32_t *bins, uint8_t *out);
 /* The output hash H itself (both roles). */
 void	kkrt_out_hash(uint64_t bucket, uint32_t bin, unsigned hidx,
 	    const uint8_t row[KKRT_ROW], uint8_t out[KKRT_OUT]);

@@ -11,7 +11,11 @@
  * 20,000 records of 6,000 keys come out with every key's records adjacent,
  * buckets contiguous and in order.  Each check has a negative twin (a
  * wrong vector, a perturbed boundary, an unsorted stream the same checks
- * reject).  The cost of fp_key on a 40-byte key is printed, not asserted.
+ * reject).  fp_keys, the batch form, gives fp_key's values for packed
+ * keys of every length 0..201 (one block and two, keyed and unkeyed), for
+ * a slice of odd size, and the frozen vector; one changed key byte moves
+ * that key's value only.  The cost of fp_key on a 40-byte key is
+ * printed, not asserted.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -252,6 +256,47 @@ test_cost(void)
 	diag("fp_key, 40-byte key, keyed: %.0f ns a call (%d)",
 	    (now_seconds() - t0) * 1e9 / n, (int)(acc & 1));
 }
+#define NB	202	/* keys of 0..201 bytes */
+
+static void
+test_batch(void)
+{
+	static uint8_t buf[NB * (NB - 1) / 2];
+	uint8_t seed[FP_SEED_BYTES];
+	size_t off[NB + 1], i, bad = 0, moved = 0;
+	u128 f[NB], g[NB];
+	struct fpctx c[2];
+	int k;
+
+	randombytes_buf(seed, sizeof(seed));
+	randombytes_buf(buf, sizeof(buf));
+	fp_init(&c[0], NULL);
+	fp_init(&c[1], seed);
+	off[0] = 0;
+	for (i = 0; i < NB; i++)
+		off[i + 1] = off[i] + i;
+	for (k = 0; k < 2; k++) {
+		fp_keys(&c[k], NB, buf, off, f);
+		for (i = 0; i < NB; i++)
+			bad += f[i] != fp_key(&c[k], buf + off[i], i);
+		fp_keys(&c[k], 37, buf, off + 60, g);	/* lengths 60..96 */
+		for (i = 0; i < 37; i++)
+			bad += g[i] != f[60 + i];
+	}
+	ok(bad == 0, "fp_keys = fp_key for keys of 0..201 bytes, keyed and "
+	    "unkeyed, and for a slice of 37 (%zu differ)", bad);
+	buf[off[50] + 17] ^= 0x20;
+	fp_keys(&c[1], NB, buf, off, g);
+	for (i = 0; i < NB; i++)
+		moved += (f[i] != g[i]) != (i == 50);
+	ok(moved == 0, "... one changed byte in key 50 moves that value only");
+	off[1] = 3;
+	memcpy(buf, "abc", 3);
+	fp_keys(&c[0], 1, buf, off, f);
+	ok(f[0] == hex128("bd7d77ee7f293d9aca5909d7f281d5e5"),
+	    "fp_keys of \"abc\" matches the frozen vector");
+	sodium_memzero(c, sizeof(c));
+}
 
 int
 main(void)
@@ -259,6 +304,7 @@ main(void)
 	if (sodium_init() < 0)
 		return 1;
 	test_vectors();
+	test_batch();
 	test_buckets();
 	test_sorted_stream();
 	test_cost();

@@ -10,6 +10,10 @@
  * - the holder's F(bucket, j, i, x_j) equals the querier's output for
  *   every occupied bin, and differs for another fingerprint, another
  *   hash index, another bin and another bucket;
+ * - kkrt_holder_eval_keys (many keys, 3 or 2 hash indexes each, batch
+ *   sizes off its chunk size) gives kkrt_holder_eval's values, so the
+ *   querier's outputs at the placing hash index, and none of them for
+ *   fingerprints one bit off;
  * - empty bins' corrections are fresh: pairwise distinct, different under
  *   other base-OT keys and in another bucket;
  * - with fixed seeds the transcript (base-OT messages, corrections,
@@ -182,6 +186,61 @@ test_eval(const struct kkrt_holder *hh)
 	ok(bk == 0, "F differs in another bucket (%zu equal)", bk);
 }
 
+static uint8_t kout[M * 3 * 16], kfp[M * 16];
+static uint32_t kbins[M * 3];
+
+/* eval_keys on the first n keys with nh hash indexes: how many values
+ * differ from kkrt_holder_eval's (*match: how many equal the querier's
+ * output where bin and hash index are the placing ones) */
+static size_t
+eval_keys_vs_single(const struct kkrt_holder *hh, size_t n, unsigned nh,
+    const uint8_t *fps, size_t *match)
+{
+	uint8_t code[64], f[16];
+	size_t j, bad = 0;
+	unsigned k;
+
+	for (j = 0; j < n; j++)
+		for (k = 0; k < nh; k++)
+			kbins[nh * j + k] = k == hidx[j] ? (uint32_t)j :
+			    (uint32_t)((j + 977 * (k + 1)) % M);
+	memset(kout, 0xa5, sizeof(kout));
+	kkrt_holder_eval_keys(hh, BUCKET, q, n, fps, nh, kbins, kout);
+	*match = 0;
+	for (j = 0; j < n; j++) {
+		kkrt_code(seed, fps + 16 * j, code);
+		for (k = 0; k < nh; k++) {
+			kkrt_holder_eval(hh, BUCKET, kbins[nh * j + k], k,
+			    q + 64 * (size_t)kbins[nh * j + k], code, f);
+			bad += memcmp(f, kout + 16 * (nh * j + k), 16) != 0;
+			*match += hidx[j] == k && memcmp(kout + 16 * (nh * j +
+			    k), out + 16 * j, 16) == 0;
+		}
+	}
+	return bad;
+}
+
+static void
+test_eval_keys(const struct kkrt_holder *hh)
+{
+	size_t j, occ = 0, bad, match, bad2, match2, match3;
+
+	for (j = 0; j < M; j++)
+		occ += hidx[j] != KKRT_EMPTY && hidx[j] < 3;
+	bad = eval_keys_vs_single(hh, M, 3, fp, &match);
+	ok(bad == 0 && match == occ, "eval_keys = eval for %d keys x 3 "
+	    "(%zu differ), = querier output at the placing index (%zu of "
+	    "%zu)", M, bad, match, occ);
+	bad2 = eval_keys_vs_single(hh, 37, 2, fp, &match2);
+	ok(bad2 == 0, "eval_keys = eval for 37 keys x 2 (%zu differ)", bad2);
+	memcpy(kfp, fp, sizeof(kfp));
+	for (j = 0; j < M; j++)
+		kfp[16 * j + j % 16] ^= 0x40;
+	eval_keys_vs_single(hh, M, 3, kfp, &match3);
+	ok(match3 == 0, "eval_keys of fingerprints one bit off: no querier "
+	    "output (%zu equal)", match3);
+}
+
 static int
 cmp64(const void *a, const void *b)
 {
@@ -288,6 +347,7 @@ main(void)
 	setup(NULL, &qq, &hh);
 	test_against_reference(qq, hh);
 	test_eval(hh);
+	test_eval_keys(hh);
 	test_fresh_empty();
 	kkrt_querier_free(qq);
 	kkrt_holder_free(hh);
