@@ -298,16 +298,33 @@ mix_dh(struct noise_hs *hs, const uint8_t priv[DHLEN],
 }
 
 /*
- * The DH tokens: "xy" is DH of the initiator's x key with the responder's
- * y key, computed by each side from its own private key and the other's
- * public key.
+ * What the e token mixes in, alike on both sides once the public key is
+ * at hand (ours when writing, the peer's when reading): MixHash(e.public_key)
+ * and, in a psk handshake, MixKey(e.public_key) too (Noise section 9.2).
+ */
+static void
+mix_e(struct noise_hs *hs, const uint8_t pub[DHLEN])
+{
+	mix_hash(hs, pub, DHLEN);
+	if (hs->psk_mode)
+		mix_key(hs, pub, DHLEN);
+}
+
+/*
+ * The tokens that put no bytes in the message, so both sides process them
+ * alike.  The DH tokens: "xy" is DH of the initiator's x key with the
+ * responder's y key, computed by each side from its own private key and
+ * the other's public key.  psk: MixKeyAndHash(psk).
  */
 static int
-dh_token(struct noise_hs *hs, enum token t)
+mix_token(struct noise_hs *hs, enum token t)
 {
 	struct noise_secrets *sec = hs->sec;
 
 	switch (t) {
+	case T_PSK:
+		mix_key_and_hash(hs, sec->psk, NOISE_KEY);
+		return 0;
 	case T_EE:
 		return mix_dh(hs, sec->e_priv, hs->re);
 	case T_ES:
@@ -349,6 +366,14 @@ msg_layout(const struct noise_hs *hs, int i, size_t *head, size_t *tag)
 		}
 	}
 	*tag = has_k ? NOISE_TAG : 0;
+}
+
+/* Any failure poisons the handshake: every later call fails.  Returns -1. */
+static int
+poison(struct noise_hs *hs)
+{
+	hs->failed = 1;
+	return -1;
 }
 
 static int
@@ -425,34 +450,26 @@ noise_write_message(struct noise_hs *hs, const uint8_t *payload,
 			crypto_scalarmult_base(hs->e_pub, hs->sec->e_priv);
 			memcpy(out + pos, hs->e_pub, DHLEN);
 			pos += DHLEN;
-			mix_hash(hs, hs->e_pub, DHLEN);
-			if (hs->psk_mode)
-				mix_key(hs, hs->e_pub, DHLEN);
+			mix_e(hs, hs->e_pub);
 			break;
 		case T_S:
 			if (encrypt_and_hash(hs, hs->s_pub, DHLEN, out + pos,
 			    &n) != 0)
-				goto fail;
+				return poison(hs);
 			pos += n;
 			break;
-		case T_PSK:
-			mix_key_and_hash(hs, hs->sec->psk, NOISE_KEY);
-			break;
 		default:
-			if (dh_token(hs, *t) != 0)
-				goto fail;
+			if (mix_token(hs, *t) != 0)
+				return poison(hs);
 			break;
 		}
 	}
 	if (encrypt_and_hash(hs, payload, payload_len, out + pos, &n) != 0)
-		goto fail;
+		return poison(hs);
 	pos += n;
 	hs->msg++;
 	*out_len = pos;
 	return 0;
-fail:
-	hs->failed = 1;
-	return -1;
 }
 
 int
@@ -467,42 +484,34 @@ noise_read_message(struct noise_hs *hs, const uint8_t *msg, size_t msg_len,
 	msg_layout(hs, hs->msg, &head, &tag);
 	if (msg_len > NOISE_MAX_MSG || msg_len < head + tag ||
 	    msg_len - head - tag > payload_cap)
-		goto fail;
+		return poison(hs);
 
 	for (t = hs->msgs[hs->msg]; *t != T_END; t++) {
 		switch (*t) {
 		case T_E:
 			memcpy(hs->re, msg + pos, DHLEN);
 			pos += DHLEN;
-			mix_hash(hs, hs->re, DHLEN);
-			if (hs->psk_mode)
-				mix_key(hs, hs->re, DHLEN);
+			mix_e(hs, hs->re);
 			break;
 		case T_S:
 			slen = DHLEN + (hs->has_k ? NOISE_TAG : 0);
 			if (decrypt_and_hash(hs, msg + pos, slen, hs->rs,
 			    &n) != 0)
-				goto fail;
+				return poison(hs);
 			pos += slen;
 			hs->has_rs = 1;
 			break;
-		case T_PSK:
-			mix_key_and_hash(hs, hs->sec->psk, NOISE_KEY);
-			break;
 		default:
-			if (dh_token(hs, *t) != 0)
-				goto fail;
+			if (mix_token(hs, *t) != 0)
+				return poison(hs);
 			break;
 		}
 	}
 	if (decrypt_and_hash(hs, msg + pos, msg_len - pos, payload,
 	    payload_len) != 0)
-		goto fail;
+		return poison(hs);
 	hs->msg++;
 	return 0;
-fail:
-	hs->failed = 1;
-	return -1;
 }
 
 int
