@@ -30,12 +30,7 @@ fp_init(struct fpctx *c, const uint8_t *seed)
 static u128
 be_fp(const uint8_t h[16])
 {
-	u128 f = 0;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		f = f << 8 | h[i];
-	return f;
+	return (u128)get_u64(h) << 64 | get_u64(h + 8);
 }
 
 u128
@@ -86,10 +81,8 @@ fp_keys(const struct fpctx *c, size_t n, const uint8_t *buf,
 void
 fp_bytes(u128 f, uint8_t out[16])
 {
-	int i;
-
-	for (i = 15; i >= 0; i--, f >>= 8)
-		out[i] = (uint8_t)f;
+	put_u64(out, (uint64_t)(f >> 64));
+	put_u64(out + 8, (uint64_t)f);
 }
 
 uint64_t

@@ -51,6 +51,7 @@
 #include <sodium.h>
 
 #include "blake2bx.h"
+#include "bytes.h"
 #include "kkrt.h"
 #include "prg.h"
 #include "transpose.h"
@@ -176,15 +177,6 @@ kkrt_scratch_free(struct kkrt_scratch *w)
 	free(w);
 }
 
-static void
-put_le(uint8_t *p, uint64_t v, int bytes)
-{
-	int i;
-
-	for (i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* C's message for fp in a hash slot; returns its length. */
 static uint8_t
 code_slot(uint8_t *slot, const uint8_t seed[KKRT_SEED],
@@ -202,20 +194,37 @@ static uint8_t *
 out_slot(uint8_t *slot, uint64_t bucket, uint32_t bin, unsigned hidx)
 {
 	memcpy(slot, OUT_DOMAIN, OUT_D);
-	put_le(slot + OUT_D, bucket, 8);
-	put_le(slot + OUT_D + 8, bin, 4);
+	store_le64(slot + OUT_D, bucket);
+	put_le32(slot + OUT_D + 8, bin);
 	slot[OUT_D + 12] = (uint8_t)hidx;
 	return slot + OUT_HEAD;
 }
 
-/* r = a ^ (b & s), 64 bytes: the holder's q rows and evaluations. */
+/* r = a ^ (b & s), 64 bytes, a word at a time (r may be a or b). */
 static void
 mask_row(uint8_t *r, const uint8_t *a, const uint8_t *b, const uint8_t *s)
 {
+	uint64_t x;
 	size_t k;
 
-	for (k = 0; k < KKRT_ROW; k++)
-		r[k] = a[k] ^ (b[k] & s[k]);
+	for (k = 0; k < KKRT_ROW; k += 8) {
+		x = load_host64(a + k) ^ (load_host64(b + k) &
+		    load_host64(s + k));
+		memcpy(r + k, &x, 8);
+	}
+}
+
+/* r = a ^ b, n bytes (a multiple of 8), a word at a time (r may be a). */
+static void
+xor_bytes(uint8_t *r, const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x;
+	size_t k;
+
+	for (k = 0; k < n; k += 8) {
+		x = load_host64(a + k) ^ load_host64(b + k);
+		memcpy(r + k, &x, 8);
+	}
 }
 
 void
@@ -265,9 +274,7 @@ querier_chunk(const struct kkrt_querier *q, struct kkrt_scratch *w,
     uint64_t bucket, uint64_t off, size_t i0, size_t m, const uint8_t *fp,
     const uint8_t *hidx, uint8_t *corr, uint8_t *out)
 {
-	size_t i, j, k, nk = 0;
-	uint8_t *u;
-	const uint8_t *d;
+	size_t i, j, nk = 0;
 
 	for (i = i0; i < i0 + m; i++) {
 		if (hidx[i] == KKRT_EMPTY) {
@@ -283,10 +290,8 @@ querier_chunk(const struct kkrt_querier *q, struct kkrt_scratch *w,
 	blake2bx(w->code, KKRT_ROW, w->slot, w->len, nk);
 	for (j = 0; j < nk; j++) {
 		i = w->bin[j];
-		u = corr + i * KKRT_ROW;
-		d = w->m[ROWS1] + i * KKRT_ROW;
-		for (k = 0; k < KKRT_ROW; k++)
-			u[k] = d[k] ^ w->code[j * KKRT_ROW + k];
+		xor_bytes(corr + i * KKRT_ROW, w->m[ROWS1] + i * KKRT_ROW,
+		    w->code + j * KKRT_ROW, KKRT_ROW);
 		memcpy(out_slot(w->slot + j * B2X_BLOCK, bucket,
 		    (uint32_t)(off + i), hidx[i]), w->m[ROWS0] + i * KKRT_ROW,
 		    KKRT_ROW);
@@ -307,8 +312,7 @@ kkrt_querier_block(const struct kkrt_querier *q, struct kkrt_scratch *w,
 
 	expand(w->m[COLS0], q->k.keys[0], bucket, off, np);
 	expand(w->m[COLS1], q->k.keys[1], bucket, off, np);
-	for (i = 0; i < MATRIX; i++)
-		w->m[COLS1][i] ^= w->m[COLS0][i];
+	xor_bytes(w->m[COLS1], w->m[COLS1], w->m[COLS0], MATRIX);
 	transpose_512(w->m[ROWS0], w->m[COLS0], COLBYTES, np);
 	transpose_512(w->m[ROWS1], w->m[COLS1], COLBYTES, np);	/* t0 ^ t1 */
 	for (i = 0; i < n; i += QCH)
