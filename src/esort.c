@@ -17,9 +17,9 @@
  *
  * Runs are stored as they are, blk/32 whole elements a block: sorted
  * random elements do not compress, so the block format (spillfile.h) is
- * used at zstd level ESORT_ZLEVEL (-1), where zstd gives up on a random
- * block quickly and stores it raw with its checksum, yet still shrinks
- * runs of repeated elements.  A block whose length is not a whole number
+ * used at zstd level ESORT_ZLEVEL (-1), where zstd is quick to try; a
+ * random block it cannot shrink is stored (spillfile.h), yet runs of
+ * repeated elements still shrink.  A block whose length is not a whole number
  * of elements, or holds more than its run owes, is corrupt.
  *
  * Heap entries keep an element's first 8 bytes as a big-endian number, so

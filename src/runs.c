@@ -102,7 +102,8 @@ plan(struct xsort *xs, size_t mem)
 	if (avail < wsz + xs->blk + rsz + 2 * per)
 		fatal(EXIT_USAGE, "memory budget too small: %zu bytes", mem);
 	adding = avail - wsz - (k->raw_writer ? xs->blk : 0);
-	xs->maxitems = adding / (k->item * (k->scratch ? 2 : 1));
+	xs->maxitems = k->scratch == 0 ? adding / k->item :
+	    adding / (k->item * (k->scratch + 1)) * k->scratch;
 	xs->fan_mid = (avail - wsz - xs->blk - rsz) / per;
 	xs->fan_fin = (avail - rsz) / per;
 }
@@ -176,6 +177,12 @@ buf_len(const struct xsort *xs)
 	return sf_pagesz(xs->maxitems * xs->kind->item);
 }
 
+static size_t
+scratch_len(const struct xsort *xs)
+{
+	return sf_pagesz(xsort_scratch_items(xs) * xs->kind->item);
+}
+
 /* Sort the buffer and write it out as one run. */
 static void
 spill_buffer(struct xsort *xs)
@@ -197,7 +204,7 @@ xsort_full(struct xsort *xs)
 	if (xs->buf == NULL) {
 		xs->buf = sf_map_alloc(buf_len(xs));
 		if (xs->kind->scratch)
-			xs->scratch = sf_map_alloc(buf_len(xs));
+			xs->scratch = sf_map_alloc(scratch_len(xs));
 		xs->cap = xs->maxitems;
 	} else
 		spill_buffer(xs);
@@ -207,7 +214,7 @@ static void
 unmap_buffers(struct xsort *xs)
 {
 	sf_map_free(xs->buf, buf_len(xs));
-	sf_map_free(xs->scratch, buf_len(xs));
+	sf_map_free(xs->scratch, scratch_len(xs));
 	xs->buf = xs->scratch = NULL;
 }
 
@@ -292,7 +299,7 @@ xsort_finish(struct xsort *xs)
 	if (xs->nspilled == 0) {
 		if (xs->n > 0)
 			xs->kind->sort(xs);
-		sf_map_free(xs->scratch, buf_len(xs));
+		sf_map_free(xs->scratch, scratch_len(xs));
 		xs->scratch = NULL;
 		xs->pos = 0;
 		xs->state = XS_MEM;

@@ -6,40 +6,46 @@
  * Pairs are kept as three 64-bit words (value high, value low, index) and
  * ordered by all three.  sorter_add fills a buffer of `cap' pairs; when it
  * is full the buffer is sorted and written out as a sorted run.  The sort
- * is an MSD radix sort, one byte at a time, ping-ponging between the
- * buffer and a scratch area of the same size; buckets of INSERTION_MAX
- * pairs or fewer are finished by insertion sort.  Values are uniformly
- * random, so two byte levels leave buckets of that size even for millions
- * of pairs, and a level where every pair falls in one bucket is skipped
- * without moving anything (all values equal costs 24 counting passes, not
- * n^2).
+ * is an MSD radix sort, one byte at a time.  A bucket too large for the
+ * scratch area (1/SORTER_SCRATCH of the buffer) is permuted in place, an
+ * American flag sort level; one that fits ping-pongs between the buffer
+ * and the scratch area, and buckets of INSERTION_MAX pairs or fewer are
+ * finished by insertion sort.  Values are uniformly random, so one
+ * in-place level makes buckets that fit and two more leave buckets of
+ * INSERTION_MAX even for millions of pairs; a level where every pair
+ * falls in one bucket is skipped without moving anything (all values
+ * equal costs 24 counting passes, not n^2).  With no second buffer a
+ * budget holds 32/17 times the pairs two buffers would: the holder's
+ * 3 x 10^6 values at the default --memory stay in memory, and larger
+ * inputs make half as many runs.
  *
  * Inside a run block, pairs are coded as
  *
  *	varint(value - previous value), varint(index)
  *
  * where the first pair of each block has previous value 0, so every block
- * decodes alone (varint.h; compressed at zstd level 1, since the varint
- * continuation bits are what zstd takes away).  A merge reads one block
- * per run at a time and keeps each run's current pair in a binary
- * min-heap; the smallest pair is handed out and replaced by the next pair
- * of its run.
+ * decodes alone (varint.h; zstd level 1 where it pays, as for the index
+ * sorter's small gaps; the value runs' pseudo-random bytes do not shrink
+ * and are stored, spillfile.h).  A merge reads one block per run at a
+ * time and keeps each run's current pair in a binary min-heap; the
+ * smallest pair is handed out and replaced by the next pair of its run.
  *
  * THE MEMORY BOUND
  *
- * spill-int.h's plan with item = 24 bytes, a scratch area, the writer's
- * raw block counted while adding, and READ_SLACK readable bytes after
- * each reader block (get_varint_fast reads past the varint it decodes):
+ * spill-int.h's plan with item = 24 bytes, a scratch area of 1/16 of the
+ * buffer, the writer's raw block counted while adding, and READ_SLACK
+ * readable bytes after each reader block (get_varint_fast reads past the
+ * varint it decodes):
  *
  *	writer	= CCtx + blk + zstd bound of blk		(writing runs)
  *	reader	= DCtx + zstd bound of blk			(one, shared)
- *	adding:	  2 * cap * 24 + writer			<= mem - SLACK
+ *	adding:	  cap * 24 * 17/16 + writer			<= mem - SLACK
  *	middle:	  writer + reader + fan_mid * (blk + RD)	<= mem - SLACK
  *	final:	  reader + fan_fin * (blk + RD)		<= mem - SLACK
  *
  * where RD is READ_SLACK plus a reader's bookkeeping and SLACK covers the
  * sorter itself.  Not counted: the run table (spill-int.h) and the radix
- * sort's stack (24 levels of two 2 KiB arrays at most).
+ * sort's stack (24 levels of three 2 KiB arrays at most).
  *
  * The heartbeat (spillfile.h) is ticked once a pair written to a run and
  * once a pair a counting or scattering pass.
@@ -57,6 +63,7 @@
 #define PAIR_MAX	(VARINT128_MAX + VARINT64_MAX)	/* longest pair */
 #define READ_SLACK	64		/* readable bytes after a run block */
 #define KEY_BYTES	24
+#define SORTER_SCRATCH	16		/* scratch: 1/16 of the buffer */
 
 #if READ_SLACK < VARINT_OVERREAD
 #error "READ_SLACK must cover get_varint_fast's reads"
@@ -179,10 +186,59 @@ struct sorter {
 #define READERS(s)	((struct reader *)(s)->x.rd)
 #define HEAP(s)		((struct hent *)(s)->x.heap)
 
+/*
+ * Sort a[0..n), whose pairs agree on key bytes before d, in place with
+ * scratch room for `room` pairs: a bucket that fits goes to the ping-pong
+ * sort through the scratch; a larger one is permuted in place on byte d
+ * (count, then cycle every pair straight into its bucket) and each bucket
+ * sorted on byte d + 1.  Random values take one in-place level and then
+ * fit: the scratch is a small fraction of the buffer, not a second one.
+ */
+static void
+sort_inplace(struct pair *a, struct pair *scr, size_t n, size_t room,
+    unsigned d)
+{
+	size_t cnt[256], next[256], end[256], i, b, sum = 0;
+	struct pair x, y;
+	unsigned w, sh, c;
+
+	for (;; d++) {
+		if (n <= room || n <= INSERTION_MAX) {
+			sort_pp(a, scr, n, d, 0);
+			return;
+		}
+		if (d == KEY_BYTES)
+			return;		/* all equal */
+		if (!radix_count(a, n, d, cnt))
+			break;
+	}
+	w = d / 8;
+	sh = 56 - 8 * (d % 8);
+	for (b = 0; b < 256; b++) {
+		next[b] = sum;
+		end[b] = sum += cnt[b];
+	}
+	for (b = 0; b < 256; b++)
+		while (next[b] < end[b]) {
+			x = a[next[b]];
+			while ((c = (unsigned)DIGIT(&x, w, sh)) != b) {
+				y = a[next[c]];
+				a[next[c]++] = x;
+				x = y;
+			}
+			a[next[b]++] = x;
+		}
+	spill_heartbeat(n);
+	for (b = 0, i = 0; b < 256; i += cnt[b++])
+		if (cnt[b] > 1)
+			sort_inplace(a + i, scr, cnt[b], room, d + 1);
+}
+
 static void
 sorter_sort(struct xsort *x)
 {
-	sort_pp((struct pair *)x->buf, (struct pair *)x->scratch, x->n, 0, 0);
+	sort_inplace((struct pair *)x->buf, (struct pair *)x->scratch, x->n,
+	    xsort_scratch_items(x), 0);
 }
 
 /* ---- writing runs ------------------------------------------------------ */
@@ -317,7 +373,7 @@ sorter_drain(struct xsort *x)
 static const struct xsort_kind sorter_kind = {
 	.name = "sorter", .min_mem = SORTER_MIN_MEM, .zlevel = SORTER_ZLEVEL,
 	.self = sizeof(struct sorter), .item = sizeof(struct pair),
-	.scratch = 1, .raw_writer = 1, .slot_extra = READ_SLACK,
+	.scratch = SORTER_SCRATCH, .raw_writer = 1, .slot_extra = READ_SLACK,
 	.reader = sizeof(struct reader), .hent = sizeof(struct hent),
 	.sort = sorter_sort, .write_buffer = sorter_write_buffer,
 	.prime = sorter_prime, .sift = sorter_sift, .drain = sorter_drain,

@@ -18,14 +18,15 @@
  *
  * With budget mem and raw block size blk (mem/256 rounded down to a power
  * of two, kept within SORT_BLK_MIN..SORT_BLK_MAX), a kind whose buffered
- * items take item bytes each (twice, with a scratch area), whose reader
- * blocks have slot_extra readable bytes after them, and whose reader and
- * heap entry take RD bytes a run:
+ * items take item bytes each (and 1/S of that again in a scratch area,
+ * for kinds with scratch = S; 0 for none), whose reader blocks have
+ * slot_extra readable bytes after them, and whose reader and heap entry
+ * take RD bytes a run:
  *
  *	writer	= CCtx + zstd bound of blk  (+ blk while adding, raw_writer)
  *	reader	= DCtx + zstd bound of blk			(one, shared)
  *	per	= blk + slot_extra + RD				(a run merged)
- *	adding:	  cap * item * (1 + scratch) + writer		<= mem - SLACK
+ *	adding:	  cap * item * (1 + 1/S) + writer		<= mem - SLACK
  *	middle:	  writer + blk + reader + fan_mid * per		<= mem - SLACK
  *	final:	  reader + fan_fin * per			<= mem - SLACK
  *
@@ -89,7 +90,8 @@ struct xsort_kind {
 	int		 zlevel;	/* of the run blocks */
 	size_t		 self;		/* sizeof the whole sorter */
 	size_t		 item;		/* bytes an item in the buffer */
-	int		 scratch;	/* 1: a second buffer for the sort */
+	unsigned	 scratch;	/* S: a scratch area of 1/S the buffer
+					   for the sort; 0: none */
 	int		 raw_writer;	/* 1: the writer's raw block while adding */
 	size_t		 slot_extra;	/* readable bytes after a reader block */
 	size_t		 reader, hent;	/* sizeof one reader, one heap entry */
@@ -118,7 +120,7 @@ struct xsort {
 	uint64_t	 count;		/* items added */
 
 	uint8_t		*buf;		/* maxitems, mmap'ed at the first add */
-	uint8_t		*scratch;	/* the same, for kinds with scratch */
+	uint8_t		*scratch;	/* xsort_scratch_items, mmap'ed too */
 	size_t		 cap;		/* 0 before buf and after finish */
 	size_t		 n;		/* items in buf */
 	size_t		 pos;		/* next item to return (XS_MEM) */
@@ -169,6 +171,13 @@ void	xsort_not_finished(const struct xsort *) __attribute__((noreturn));
 void	xsort_free(struct xsort *);
 /* Write one block of wraw (or, with raw != wraw, of raw) into the run. */
 void	xsort_run_block(struct xsort *, const uint8_t *raw, size_t len);
+
+/* Items the scratch area holds: 1/scratch of the buffer's. */
+static inline size_t
+xsort_scratch_items(const struct xsort *xs)
+{
+	return xs->kind->scratch ? xs->maxitems / xs->kind->scratch : 0;
+}
 
 /* The run's next block into raw: 1, or 0 once the run is over. */
 static inline int
