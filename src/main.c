@@ -709,7 +709,6 @@ finish(struct cli *c)
 	if (rec->csv && rec->key_field == 0 && rec->nkey_fields == 0)
 		rec->key_field = 1;
 	rec_check_opts(rec);
-	rec_set_memory(rec, ro->s.memory);
 	ro->s.p.key_fields = (uint8_t)rec_key_count(rec);
 	ro->s.p.trim = (uint8_t)rec->trim;
 	ro->s.p.ignore_case = (uint8_t)rec->ignore_case;
@@ -720,6 +719,8 @@ finish(struct cli *c)
 		    "an OT-extension OPRF the querier computes its own values "
 		    "and would see which of its keys matched; use --engine dh "
 		    "(the default with --count-only)");
+	/* check gets the limits a run with this engine would have */
+	rec_set_memory(rec, ro->s.memory, engine_by_id(ro->s.p.engine)->reserve);
 	if (c->cmd->bit != C_RUN)
 		return;
 

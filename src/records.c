@@ -19,9 +19,9 @@
  * 32 bits: sources hand out chunks of at most a few MiB).  A record lying
  * wholly inside a chunk is returned as a pointer into the chunk; only a
  * record that spans chunks is copied, into the carry buffer, which grows
- * up to the longest record accepted (max_record: a quarter of --memory,
- * at most REC_MAX_RECORD), so a long record cannot take more memory than
- * the budget gives it.  A longer record is invalid: with skip_invalid or
+ * up to the longest record accepted (max_record: rec_set_memory(), at
+ * most REC_MAX_RECORD), so a long record cannot take more memory than the
+ * budget gives it; it is freed when the input ends (rec_memory()).  A longer record is invalid: with skip_invalid or
  * count_invalid its bytes are discarded (still tracking CSV quotes) until
  * its end.  The common plain case (whole record = key) has a fast path at
  * the top of rec_next(); records and keys are derived when stats are
@@ -94,7 +94,7 @@ struct rec_reader {
 	size_t		 headerlen;
 	int		 warned;
 	size_t		 max_record;	/* longest record accepted */
-	char		 too_long[64];	/* the message for a longer one */
+	char		 too_long[128];	/* the message for a longer one */
 	int		 plain;		/* whole record is the key, as is */
 	uint64_t	 first;		/* 1 if the header is to be skipped */
 	uint64_t	 records_done;	/* records in the files before this one */
@@ -613,8 +613,14 @@ next_file(struct rec_reader *r)
 		r->records_done += r->recno - (r->recno > 0 && r->o.header);
 		r->recno = 0;
 	}
-	if (r->fileno >= r->nfiles)
+	if (r->fileno >= r->nfiles) {
+		/* the input has ended: the carry's memory goes to what comes
+		 * next (rec_memory()); the last record is consumed by now */
+		free(r->carry);
+		r->carry = NULL;
+		r->carrycap = r->carrylen = 0;
 		return 0;
+	}
 	r->src = r->ranged ?
 	    source_open_range(r->paths[r->fileno], r->range_off, r->range_len) :
 	    rec_source_open(&r->o, r->paths[r->fileno]);
@@ -772,6 +778,30 @@ rec_next(struct rec_reader *r, struct record *out)
 	}
 }
 
+/* "longer than 2 MiB, the longest --memory 8M accepts" (memory 0: the
+ * program's limit, not the budget's). */
+static void
+too_long_msg(char *buf, size_t len, size_t max, uint64_t memory)
+{
+	char size[32], mem[32];
+
+	if (max % (1u << 20) == 0)
+		snprintf(size, sizeof(size), "%zu MiB", max >> 20);
+	else if (max >= 1u << 20)
+		snprintf(size, sizeof(size), "%.2f MiB", (double)max / (1 << 20));
+	else if (max % 1024 == 0)
+		snprintf(size, sizeof(size), "%zu KiB", max >> 10);
+	else
+		snprintf(size, sizeof(size), "%zu bytes", max);
+	if (memory == 0) {
+		snprintf(buf, len, "longer than %s", size);
+		return;
+	}
+	fmt_size(mem, sizeof(mem), memory);
+	snprintf(buf, len, "longer than %s, the longest --memory %s accepts",
+	    size, mem);
+}
+
 struct rec_reader *
 rec_open(const struct rec_opts *o, char **files, int nfiles)
 {
@@ -785,14 +815,8 @@ rec_open(const struct rec_opts *o, char **files, int nfiles)
 	r->max_record = o->max_record == 0 || o->max_record > REC_MAX_RECORD ?
 	    REC_MAX_RECORD : o->max_record < REC_MAX_KEY + 1 ? REC_MAX_KEY + 1 :
 	    o->max_record;
-	if (r->max_record == REC_MAX_RECORD)
-		snprintf(r->too_long, sizeof(r->too_long), "longer than 64 MiB");
-	else if (r->max_record % (1u << 20) == 0)
-		snprintf(r->too_long, sizeof(r->too_long), "longer than %zu MiB, "
-		    "a quarter of --memory", r->max_record >> 20);
-	else
-		snprintf(r->too_long, sizeof(r->too_long), "longer than %zu "
-		    "bytes, a quarter of --memory", r->max_record);
+	too_long_msg(r->too_long, sizeof(r->too_long), r->max_record,
+	    r->max_record == REC_MAX_RECORD ? 0 : o->memory);
 	r->nkf = o->nkey_fields;
 	memcpy(r->kf, o->key_fields, sizeof(r->kf));
 	r->plain = !o->csv && o->key_field == 0 && r->nkf == 0 && !o->trim &&
@@ -906,11 +930,23 @@ rec_header(const struct rec_reader *r, size_t *len)
 }
 
 void
-rec_set_memory(struct rec_opts *o, uint64_t memory)
+rec_set_memory(struct rec_opts *o, uint64_t memory, uint64_t reserve)
 {
-	o->max_record = memory / 4 < REC_MAX_RECORD ? (size_t)(memory / 4) :
-	    REC_MAX_RECORD;
-	source_set_memory(memory);
+	uint64_t rest = memory > reserve ? memory - reserve : 0;
+
+	o->memory = memory;
+	o->max_record = rest / 16 < REC_MAX_KEY + 1 ? REC_MAX_KEY + 1 :
+	    rest / 16 < REC_MAX_RECORD ? (size_t)(rest / 16) : REC_MAX_RECORD;
+	source_set_memory(memory, reserve);
+}
+
+uint64_t
+rec_memory(const struct rec_opts *o)
+{
+	size_t max = o->max_record == 0 || o->max_record > REC_MAX_RECORD ?
+	    REC_MAX_RECORD : o->max_record;
+
+	return source_window_memory() + 2 * (uint64_t)max;
 }
 
 void

@@ -44,6 +44,7 @@ struct rec_opts {
 					   hold NUL bytes without -z) */
 	size_t		max_record;	/* longest record; 0 = REC_MAX_RECORD
 					   (rec_set_memory() sets it) */
+	uint64_t	memory;		/* its --memory, for messages; 0: none */
 };
 
 struct record {
@@ -105,10 +106,22 @@ void	rec_check_opts(const struct rec_opts *);
  * NULL; valid until rec_close(). */
 const uint8_t *rec_header(const struct rec_reader *, size_t *len);
 
-/* Derives the limits from the memory budget (--memory): the longest
- * record accepted is a quarter of it (at most REC_MAX_RECORD), and so is
- * the zstd window (source_set_memory()). */
-void	rec_set_memory(struct rec_opts *, uint64_t memory);
+/*
+ * Derives the reader's limits from the memory budget (--memory), of which
+ * the engine keeps `reserve` bytes for its buffers: of the rest, R, the
+ * zstd window may be the largest power of two up to R/4
+ * (source_set_memory()) and the longest record accepted is R/16 (at least
+ * REC_MAX_KEY + 1, at most REC_MAX_RECORD).  rec_memory() says what the
+ * reader may then hold at once, all of it outside the sorters' share.
+ */
+void	rec_set_memory(struct rec_opts *, uint64_t memory, uint64_t reserve);
+/* The most a reader with these options holds, and what the session keeps
+ * for it: the zstd window and decoder buffers, and twice the longest
+ * record: while reading, the record being carried across chunks and the
+ * --header record kept for the output; once the input has ended (the
+ * carry is freed then), the header and a long record read back from the
+ * record spill (recspill.c). */
+uint64_t rec_memory(const struct rec_opts *);
 
 /* Normalisation as a stand-alone step (used for keys and for tests). */
 size_t	rec_normalize(const struct rec_opts *, uint8_t *key, size_t len);

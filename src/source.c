@@ -24,9 +24,11 @@
  *     format from them) before continuing with raw_next().
  *  3. source_next() passes them through, or through a ZSTD_DCtx whose
  *     window is capped from the memory budget (source_set_memory(): a
- *     quarter of it; 2^ZSTD_WINDOWLOG_CAP by default) so a frame header
- *     cannot make us allocate more; the first frame's header is checked
- *     at open, so an oversized window is refused before any reading.
+ *     quarter of what the engine's reserve leaves; 2^ZSTD_WINDOWLOG_CAP
+ *     by default) so a frame header cannot make us allocate more; the
+ *     first frame's header is checked at open, so an oversized window is
+ *     refused before any reading.  The decoder holds the window plus two
+ *     blocks (source_window_memory()), counted outside the sorters.
  *
  * source_open_range() reads only the bytes [off, off + len) of a regular
  * file, with no format detection: `check` uses it to parse one file in
@@ -123,6 +125,7 @@ struct source {
 
 static unsigned window_log = ZSTD_WINDOWLOG_CAP;	/* source_set_memory() */
 static uint64_t window_budget;	/* its --memory, 0 if never set */
+static uint64_t window_reserve;	/* the part of it the engine keeps */
 static int probe_state = -1;	/* -1 not probed, 0 no io_uring, 1 io_uring */
 static int last_uring;
 static int said_forced;
@@ -522,33 +525,28 @@ peek_start(struct source *s, const uint8_t **start, size_t *n)
 }
 
 void
-source_set_memory(uint64_t memory)
+source_set_memory(uint64_t memory, uint64_t reserve)
 {
+	uint64_t rest = memory > reserve ? memory - reserve : 0;
 	unsigned l = WINDOWLOG_LO;
 
 	if (memory == 0) {
 		window_log = ZSTD_WINDOWLOG_CAP;
-		window_budget = 0;
+		window_budget = window_reserve = 0;
 		return;
 	}
-	while (l < WINDOWLOG_HI && ((uint64_t)1 << (l + 1)) <= memory / 4)
+	while (l < WINDOWLOG_HI && ((uint64_t)1 << (l + 1)) <= rest / 4)
 		l++;
 	window_log = l;
 	window_budget = memory;
+	window_reserve = reserve;
 }
 
-/* "512M": a size as --memory takes it. */
-static void
-fmt_memory(char *buf, size_t len, uint64_t v)
+uint64_t
+source_window_memory(void)
 {
-	if (v % (1u << 30) == 0)
-		snprintf(buf, len, "%lluG", (unsigned long long)(v >> 30));
-	else if (v % (1u << 20) == 0)
-		snprintf(buf, len, "%lluM", (unsigned long long)(v >> 20));
-	else if (v % 1024 == 0)
-		snprintf(buf, len, "%lluK", (unsigned long long)(v >> 10));
-	else
-		snprintf(buf, len, "%llu", (unsigned long long)v);
+	/* the window, and the decoder's input and output blocks */
+	return ((uint64_t)1 << window_log) + 2 * ZSTD_BLOCKSIZE_MAX;
 }
 
 /* Exits 2: a frame wants a window of `window` bytes (0: unknown, more
@@ -561,8 +559,8 @@ window_refused(const struct source *s, uint64_t window)
 
 	while (l < 62 && ((uint64_t)1 << l) < window)
 		l++;
-	fmt_memory(cap, sizeof(cap), (uint64_t)1 << window_log);
-	fmt_memory(need, sizeof(need), (uint64_t)4 << l);
+	fmt_size(cap, sizeof(cap), (uint64_t)1 << window_log);
+	fmt_size(need, sizeof(need), ((uint64_t)4 << l) + window_reserve);
 	if (window > 0)
 		snprintf(size, sizeof(size), "a %.1f MiB window",
 		    (double)window / (1 << 20));
@@ -571,7 +569,7 @@ window_refused(const struct source *s, uint64_t window)
 	if (window_budget == 0)
 		fatal(EXIT_IO, "%s: zstd frame needs %s, over the %s limit",
 		    s->name, size, cap);
-	fmt_memory(have, sizeof(have), window_budget);
+	fmt_size(have, sizeof(have), window_budget);
 	fatal(EXIT_IO, "%s: zstd frame needs %s, too much memory for --memory "
 	    "%s (a %s window at most); --memory %s would read it", s->name,
 	    size, have, cap, need);

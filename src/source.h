@@ -51,13 +51,15 @@ struct source *source_open_range(const char *path, uint64_t off,
 /* Next chunk of (decompressed) bytes; *buf stays valid until the next call.
  * Returns 1 with *len > 0, or 0 at end of stream. */
 int	source_next(struct source *, const uint8_t **buf, size_t *len);
-/* The memory budget (--memory) for every source opened after the call: a
- * zstd frame may use a window of the largest power of two up to a quarter
- * of it (2^10..2^31); one that needs more is refused at open (first
- * frame) or when it starts (exit 2, naming the file, the window and the
- * --memory that would read it).  Without a call, or after a call with 0,
- * the cap is 2^27. */
-void	source_set_memory(uint64_t memory);
+/* The memory budget (--memory), less the engine's reserve, for every
+ * source opened after the call: a zstd frame may use a window of the
+ * largest power of two up to a quarter of memory - reserve (2^10..2^31);
+ * one that needs more is refused at open (first frame) or when it starts
+ * (exit 2, naming the file, the window and the --memory that would read
+ * it).  Without a call, or after a call with memory 0, the cap is 2^27. */
+void	source_set_memory(uint64_t memory, uint64_t reserve);
+/* The most a zstd decoder holds under that cap: window and buffers. */
+uint64_t source_window_memory(void);
 /* The name used in messages ("stdin" for "-"). */
 const char *source_name(const struct source *);
 /* Size in bytes if a regular uncompressed file, else 0 (for progress). */

@@ -82,6 +82,8 @@ void	*xsodium_malloc(size_t);
 
 /* "256M" -> bytes; K M G T suffixes (powers of 1024).  -1 on error. */
 int	parse_size(const char *, uint64_t *);
+/* The other way: bytes -> "256M" (the largest suffix that is exact). */
+void	fmt_size(char *buf, size_t len, uint64_t v);
 /* Whole number in [lo, hi]; -1 on error. */
 int	parse_uint(const char *, uint64_t lo, uint64_t hi, uint64_t *);
 

@@ -74,7 +74,7 @@ check "... saying what the minimum is" grep -q 'at least' "$T/err"
 awk 'BEGIN { printf "big\t"; for (i = 0; i < 2200000; i++) printf "x"; print "" }' >"$T/huge"
 pair huge "--insecure -q --memory 8M --tmpdir $T/tmph $T/h" \
     "--insecure -q --memory 8M --tmpdir $T/tmpq --key-field 1 $T/huge"
-is "a record over a quarter of the budget: querier exits 2 (invalid input)" "$C_RC" 2
+is "a record over the longest the budget accepts: querier exits 2 (invalid input)" "$C_RC" 2
 check "... naming the file and record" grep -q "huge: record 1" "$T/huge.c.err"
 is "... nothing left in either --tmpdir" "$(find "$T/tmpq" "$T/tmph" -mindepth 1 | wc -l)" 0
 

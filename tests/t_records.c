@@ -784,7 +784,7 @@ t_long_record(void)
 	free(data);
 }
 
-/* max_record (a quarter of --memory): longer records are invalid whether
+/* max_record (rec_set_memory()): longer records are invalid whether
  * they span chunks (carried) or lie inside one. */
 static void
 t_max_record(void)
@@ -805,8 +805,8 @@ t_max_record(void)
 	o.delim = 'x';
 	o.key_field = 1;
 	o.max_record = 85000;
-	check_fatal1(&o, p, "maxrec.txt: record 1: longer than 85000 bytes, "
-	    "a quarter of --memory", "a record over max_record is fatal");
+	check_fatal1(&o, p, "maxrec.txt: record 1: longer than 85000 bytes",
+	    "a record over max_record is fatal");
 	o.skip_invalid = 1;
 	got = collect1(&o, p);
 	ok(strstr(got, "\nrecords=3 keys=1 empty=0 invalid=2 1 2") != NULL,
@@ -817,11 +817,31 @@ t_max_record(void)
 	ok(strstr(got, "\nrecords=3 keys=3 empty=0 invalid=0") != NULL,
 	    "negative: without max_record all three are read");
 	free(got);
-	rec_set_memory(&o, 8u << 20);
-	ok(o.max_record == 2u << 20, "rec_set_memory: a quarter of 8M");
-	rec_set_memory(&o, 1ull << 30);
+	rec_set_memory(&o, 8u << 20, 4u << 20);
+	ok(o.max_record == 256u << 10, "rec_set_memory: 8M less a 4M "
+	    "reserve: 256 KiB, a sixteenth of the rest");
+	ok(rec_memory(&o) == (1u << 20) + 2 * ZSTD_BLOCKSIZE_MAX + (512u << 10),
+	    "... and the reader holds at most a 1 MiB window, its buffers "
+	    "and twice that record (%llu)", (unsigned long long)rec_memory(&o));
+	rec_set_memory(&o, 8u << 20, 8u << 20);
+	ok(o.max_record == REC_MAX_KEY + 1, "... never below the longest key");
+	rec_set_memory(&o, 2ull << 30, 0);
 	ok(o.max_record == REC_MAX_RECORD, "rec_set_memory: at most 64 MiB");
-	source_set_memory(0);	/* back to the default for the other tests */
+	/* The accounting: for every budget main.c accepts, the engine's
+	 * reserve and the reader's part leave at least half for the sorters. */
+	{
+		int bad = 0;
+		for (uint64_t m = 8u << 20; m <= (64ull << 30); m += m / 3)
+			for (uint64_t res = 4u << 20; res <= (6u << 20);
+			    res += 2u << 20) {
+				rec_set_memory(&o, m, res);
+				if (res + rec_memory(&o) > res + (m - res) / 2)
+					bad++;
+			}
+		ok(bad == 0, "reserve + rec_memory() <= reserve + half the rest, "
+		    "8M to 64G");
+	}
+	source_set_memory(0, 0);	/* back to the default for the other tests */
 	unlink(p);
 }
 
