@@ -6,7 +6,9 @@
  * exists, is readable, is not a directory, its compression is one it
  * reads, it is not binary data) applies here with the same message; the source is closed again at once, which
  * costs one read of the first buffer of each file.  Standard input ("-")
- * cannot be read twice: it is only checked not to be a directory.
+ * cannot be read twice: it is only checked not to be a directory.  When
+ * no input is zstd (and stdin is not read), source.c keeps no memory for a
+ * zstd decoder: the sorters get it (rec_memory()).
  *
  * Outputs (-o and --stats) are written to a temporary file in their
  * directory and renamed into place (output.c, stats.c), so what must hold
@@ -43,18 +45,19 @@ count_read(size_t n)
 }
 
 /* The inputs, opened and closed; returns their total size, or 0 if one
- * is not a regular file (then no percentage can be known). */
+ * is not a regular file (then no percentage can be known).  Tells
+ * source.c whether to keep memory for a zstd decoder. */
 static uint64_t
 check_inputs(const struct rec_opts *o, char **files, int nfiles)
 {
 	uint64_t total = 0;
-	int all_regular = 1;
+	int all_regular = 1, zstd = 0;
 	struct stat st;
 
 	if (nfiles == 0) {
 		if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
 			fatal(EXIT_IO, "stdin: is a directory");
-		return 0;
+		return 0;	/* stdin may be zstd: source.c's default */
 	}
 	for (int i = 0; i < nfiles; i++) {
 		struct source *s;
@@ -63,15 +66,18 @@ check_inputs(const struct rec_opts *o, char **files, int nfiles)
 			if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
 				fatal(EXIT_IO, "stdin: is a directory");
 			all_regular = 0;
+			zstd = 1;	/* cannot look: it may be */
 			continue;
 		}
 		s = rec_source_open(o, files[i]);
+		zstd |= source_is_zstd(s);
 		source_close(s);
 		if (stat(files[i], &st) == 0 && S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
 		else
 			all_regular = 0;
 	}
+	source_expect_zstd(zstd);
 	return all_regular ? total : 0;
 }
 

@@ -935,8 +935,8 @@ rec_set_memory(struct rec_opts *o, uint64_t memory, uint64_t reserve)
 	uint64_t rest = memory > reserve ? memory - reserve : 0;
 
 	o->memory = memory;
-	o->max_record = rest / 16 < REC_MAX_KEY + 1 ? REC_MAX_KEY + 1 :
-	    rest / 16 < REC_MAX_RECORD ? (size_t)(rest / 16) : REC_MAX_RECORD;
+	o->max_record = rest / 32 < REC_MAX_KEY + 1 ? REC_MAX_KEY + 1 :
+	    rest / 32 < REC_MAX_RECORD ? (size_t)(rest / 32) : REC_MAX_RECORD;
 	source_set_memory(memory, reserve);
 }
 

@@ -110,13 +110,15 @@ const uint8_t *rec_header(const struct rec_reader *, size_t *len);
  * Derives the reader's limits from the memory budget (--memory), of which
  * the engine keeps `reserve` bytes for its buffers: of the rest, R, the
  * zstd window may be the largest power of two up to R/4
- * (source_set_memory()) and the longest record accepted is R/16 (at least
+ * (source_set_memory()) and the longest record accepted is R/32 (at least
  * REC_MAX_KEY + 1, at most REC_MAX_RECORD).  rec_memory() says what the
- * reader may then hold at once, all of it outside the sorters' share.
+ * reader may then hold at once; the session takes it from the sorters'
+ * part of the budget (session.c).
  */
 void	rec_set_memory(struct rec_opts *, uint64_t memory, uint64_t reserve);
 /* The most a reader with these options holds, and what the session keeps
- * for it: the zstd window and decoder buffers, and twice the longest
+ * for it: the zstd window and decoder buffers when an input may be zstd
+ * (source_window_memory()), and twice the longest
  * record: while reading, the record being carried across chunks and the
  * --header record kept for the output; once the input has ended (the
  * carry is freed then), the header and a long record read back from the

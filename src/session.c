@@ -30,9 +30,9 @@
  * counts its matches, and the engine's end() carries the count in place
  * of the reveal; there is no record spill and no index sorter.
  *
- * Budget: the engine's reserve for I/O buffers, the spills and frames,
- * and the reader's part (rec_memory(): the zstd window, long records);
- * the rest, less the engine's share, split between the value sorter (2/3)
+ * Budget: the engine's reserve for I/O buffers, the spills and frames;
+ * the rest, less the engine's share and the reader's part (rec_memory():
+ * the zstd window, long records), split between the value sorter (2/3)
  * and the index sorter (1/3).  Every count from the peer is checked
  * against what it may be before anything is allocated for it.
  */
@@ -499,8 +499,7 @@ session_run(struct channel *ch, const struct session_opts *o)
 		fatal(EXIT_USAGE, "engine %s has no --count-only",
 		    sess.eng->name);
 	sess.frame = xmalloc(CH_MAX_PAYLOAD);
-	/* main.c's minimum --memory leaves room for both (rec_set_memory) */
-	avail = o->memory - sess.eng->reserve - rec_memory(&o->rec);
+	avail = o->memory - sess.eng->reserve;
 	ctx->p = &o->p;
 	ctx->hs_hash = ch_handshake_hash(ch);
 	ctx->ch = ch;
@@ -513,6 +512,9 @@ session_run(struct channel *ch, const struct session_opts *o)
 	ctx->emit = emit;
 	ctx->sess = &sess;
 	avail -= ctx->mem;
+	/* the reader's part comes out of the sorters' (rec_set_memory()
+	 * leaves them enough at every --memory main.c accepts) */
+	avail -= rec_memory(&o->rec);
 	if (o->p.count_only)		/* the index sorter's third */
 		ctx->mem += avail / 3;
 	else {

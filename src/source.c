@@ -126,6 +126,7 @@ struct source {
 static unsigned window_log = ZSTD_WINDOWLOG_CAP;	/* source_set_memory() */
 static uint64_t window_budget;	/* its --memory, 0 if never set */
 static uint64_t window_reserve;	/* the part of it the engine keeps */
+static int zstd_expected = 1;	/* source_expect_zstd() */
 static int probe_state = -1;	/* -1 not probed, 0 no io_uring, 1 io_uring */
 static int last_uring;
 static int said_forced;
@@ -546,7 +547,20 @@ uint64_t
 source_window_memory(void)
 {
 	/* the window, and the decoder's input and output blocks */
-	return ((uint64_t)1 << window_log) + 2 * ZSTD_BLOCKSIZE_MAX;
+	return zstd_expected ? ((uint64_t)1 << window_log) +
+	    2 * ZSTD_BLOCKSIZE_MAX : 0;
+}
+
+void
+source_expect_zstd(int yes)
+{
+	zstd_expected = yes;
+}
+
+int
+source_is_zstd(const struct source *s)
+{
+	return s->dctx != NULL;
 }
 
 /* Exits 2: a frame wants a window of `window` bytes (0: unknown, more
@@ -584,6 +598,9 @@ zstd_start(struct source *s, const uint8_t *start, size_t n)
 	ZSTD_frameHeader zfh;
 	size_t r;
 
+	if (!zstd_expected)	/* pre-flight saw none: no room kept for it */
+		fatal(EXIT_IO, "%s: became zstd data after the pre-flight "
+		    "read it", s->name);
 	if (ZSTD_getFrameHeader(&zfh, start, n) == 0 &&
 	    zfh.frameType == ZSTD_frame &&
 	    zfh.windowSize > (uint64_t)1 << window_log)

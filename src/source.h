@@ -58,8 +58,15 @@ int	source_next(struct source *, const uint8_t **buf, size_t *len);
  * (exit 2, naming the file, the window and the --memory that would read
  * it).  Without a call, or after a call with memory 0, the cap is 2^27. */
 void	source_set_memory(uint64_t memory, uint64_t reserve);
-/* The most a zstd decoder holds under that cap: window and buffers. */
+/* The most a zstd decoder holds under that cap, window and buffers; 0
+ * after source_expect_zstd(0). */
 uint64_t source_window_memory(void);
+/* The run's pre-flight: whether an input may be zstd (one was, or stdin
+ * is read, which it cannot look at).  With 0 no memory is kept for a
+ * decoder, and a later zstd stream is refused (exit 2).  Default 1. */
+void	source_expect_zstd(int);
+/* 1 if the source is being decompressed from zstd. */
+int	source_is_zstd(const struct source *);
 /* The name used in messages ("stdin" for "-"). */
 const char *source_name(const struct source *);
 /* Size in bytes if a regular uncompressed file, else 0 (for progress). */

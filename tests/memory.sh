@@ -7,7 +7,7 @@
 # the bytes really written to temporary files: more with sorted runs on
 # disk than without, and 0 for a --count-only run kept in memory.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 24
+plan 28
 
 spill_bytes() {	# spill_bytes FILE: the "spill_bytes" number of a --stats file
 	sed -n 's/^ *"spill_bytes": *\([0-9][0-9]*\).*/\1/p' "$1" | head -1
@@ -91,6 +91,58 @@ kill -9 $cpid $lpid 2>/dev/null
 wait $cpid $lpid 2>/dev/null
 is "after kill -9 of both sides: nothing left in --tmpdir" \
     "$(find "$T/tmpq" "$T/tmph" -mindepth 1 | wc -l)" 0
+
+# The reader's part of the budget is taken from the sorters', not added
+# on top: a zstd input whose window is at the cap for --memory 64M (8 MiB
+# of the 60 MiB the OT engine's reserve leaves), a record near the longest
+# it accepts (a 32nd: 1.875 MiB) that matches, and 400,000 keys that the
+# sorters spill.  The querier's peak RSS stays under 64M + 24 MiB (not
+# measured under AddressSanitizer) and its output is exact; the twin,
+# --memory 32M, refuses that window, naming the --memory that reads it.
+if command -v zstd >/dev/null 2>&1; then
+	awk 'BEGIN { for (i = 0; i < 400000; i++) printf "k%07d\tv%d\n", i, i }' >"$T/z.txt"
+	{ printf 'long\t'; head -c 1900000 /dev/zero | tr '\0' y; echo; } >>"$T/z.txt"
+	zstd -q --long=23 -c <"$T/z.txt" >"$T/z.zst"	# a pipe: the whole window
+	{ awk 'BEGIN { for (i = 200000; i < 600000; i++) printf "k%07d\n", i }'
+	  echo long; } >"$T/zh"
+	awk -F'\t' 'NR == FNR { h[$1] = 1; next } ($1 in h)' "$T/zh" "$T/z.txt" >"$T/z.want"
+	RSS_OK=
+	if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o "$T/rss" true 2>/dev/null &&
+	    ! { ldd "$PSI" 2>/dev/null | grep -q libasan; } &&
+	    ! { nm "$PSI" 2>/dev/null | grep -q __asan_init; }; then
+		RSS_OK=yes
+	fi
+	port=$(free_port)
+	"$PSI" --listen "127.0.0.1:$port" --insecure -q "$T/zh" >/dev/null 2>&1 &
+	lpid=$!
+	if [ -n "$RSS_OK" ]; then
+		/usr/bin/time -f %M -o "$T/rss" "$PSI" --peer "127.0.0.1:$port" \
+		    --connect-timeout 20 --insecure -q --memory 64M --key-field 1 \
+		    --tmpdir "$T/tmpq" "$T/z.zst" >"$T/z.out" 2>"$T/z.err"; rc=$?
+	else
+		"$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 --insecure -q \
+		    --memory 64M --key-field 1 --tmpdir "$T/tmpq" "$T/z.zst" \
+		    >"$T/z.out" 2>"$T/z.err"; rc=$?
+	fi
+	wait $lpid
+	is "--memory 64M, an 8 MiB zstd window and a 1.9 MB record: exit 0" "$rc" 0
+	same_file "... the output is exact, the long record included" "$T/z.out" "$T/z.want"
+	if [ -n "$RSS_OK" ]; then
+		rss=$(tail -1 "$T/rss")
+		diag "--memory 64M, window at the cap, long record: querier peak RSS $rss KiB"
+		check "... peak RSS $rss KiB below 64M + 24 MiB" test "$rss" -lt $(( (64 + 24) * 1024 ))
+	else
+		skip "no /usr/bin/time or AddressSanitizer: no absolute RSS bound"
+	fi
+	"$PSI" check --memory 32M "$T/z.zst" >/dev/null 2>"$T/err"; rc=$?
+	is "twin: --memory 32M refuses that window, naming --memory 36M (exit 2)" \
+	    "$rc $(grep -c 'needs a 8.0 MiB window.*--memory 36M would read it' "$T/err")" "2 1"
+else
+	skip "no zstd (run ./bootstrap)"
+	skip "no zstd (run ./bootstrap)"
+	skip "no zstd (run ./bootstrap)"
+	skip "no zstd (run ./bootstrap)"
+fi
 
 # An unwritable --tmpdir.
 "$PSI" --listen "127.0.0.1:$(free_port)" --insecure -q \

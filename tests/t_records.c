@@ -28,7 +28,10 @@
 
 #include <zstd.h>
 
+#include "engine.h"
 #include "records.h"
+#include "session.h"
+#include "sorter.h"
 #include "source.h"
 #include "util.h"
 #include "tap.h"
@@ -818,28 +821,49 @@ t_max_record(void)
 	    "negative: without max_record all three are read");
 	free(got);
 	rec_set_memory(&o, 8u << 20, 4u << 20);
-	ok(o.max_record == 256u << 10, "rec_set_memory: 8M less a 4M "
-	    "reserve: 256 KiB, a sixteenth of the rest");
-	ok(rec_memory(&o) == (1u << 20) + 2 * ZSTD_BLOCKSIZE_MAX + (512u << 10),
+	ok(o.max_record == 128u << 10, "rec_set_memory: 8M less a 4M "
+	    "reserve: 128 KiB, a 32nd of the rest");
+	ok(rec_memory(&o) == (1u << 20) + 2 * ZSTD_BLOCKSIZE_MAX + (256u << 10),
 	    "... and the reader holds at most a 1 MiB window, its buffers "
 	    "and twice that record (%llu)", (unsigned long long)rec_memory(&o));
+	source_expect_zstd(0);
+	ok(rec_memory(&o) == 256u << 10, "... or, with no zstd input, the "
+	    "two records alone");
+	source_expect_zstd(1);
 	rec_set_memory(&o, 8u << 20, 8u << 20);
 	ok(o.max_record == REC_MAX_KEY + 1, "... never below the longest key");
-	rec_set_memory(&o, 2ull << 30, 0);
+	rec_set_memory(&o, 4ull << 30, 0);
 	ok(o.max_record == REC_MAX_RECORD, "rec_set_memory: at most 64 MiB");
-	/* The accounting: for every budget main.c accepts, the engine's
-	 * reserve and the reader's part leave at least half for the sorters. */
+	/* The accounting (session.c): for every budget main.c accepts and
+	 * every engine, the engine's reserve and share and the reader's part
+	 * leave the two sorters at least their minimum each, and for budgets
+	 * of 64M and more at least a quarter of the budget. */
 	{
-		int bad = 0;
-		for (uint64_t m = 8u << 20; m <= (64ull << 30); m += m / 3)
-			for (uint64_t res = 4u << 20; res <= (6u << 20);
-			    res += 2u << 20) {
-				rec_set_memory(&o, m, res);
-				if (res + rec_memory(&o) > res + (m - res) / 2)
-					bad++;
+		const char *names[] = { "ot", "dh" };
+		int bad = 0, nb = 0;
+
+		for (int e = 0; e < 2; e++) {
+			const struct engine *eng = engine_by_name(names[e]);
+			for (uint64_t m = SESSION_MIN_MEMORY; m <= (64ull << 30);
+			    m += m / 7 + 1, nb++) {
+				uint64_t avail = m - eng->reserve, sorters;
+
+				rec_set_memory(&o, m, eng->reserve);
+				avail -= avail / 100 * eng->share;
+				sorters = avail > rec_memory(&o) ?
+				    avail - rec_memory(&o) : 0;
+				if (sorters / 3 < sorter_min_memory() ||
+				    (m >= (64u << 20) && sorters < m / 4)) {
+					if (bad++ < 3)
+						diag("%s, --memory %llu: %llu "
+						    "for the sorters", names[e],
+						    (unsigned long long)m,
+						    (unsigned long long)sorters);
+				}
 			}
-		ok(bad == 0, "reserve + rec_memory() <= reserve + half the rest, "
-		    "8M to 64G");
+		}
+		ok(bad == 0 && nb > 100, "the sorters keep their minimum, and a "
+		    "quarter from 64M on, for %d budgets from 8M to 64G", nb);
 	}
 	source_set_memory(0, 0);	/* back to the default for the other tests */
 	unlink(p);
