@@ -49,7 +49,8 @@ struct channel {
 	int			 fd;
 	double			 timeout;	/* idle timeout, seconds */
 	char			*peer;		/* for messages */
-	struct noise_cipher	*tx, *rx;	/* sodium_malloc'd; NULL before split */
+	struct noise_cipher	*tx, *rx;	/* one sodium_malloc'd block (tx
+						   first); NULL before split */
 	uint8_t			*wire;		/* 2 + NOISE_MAX_MSG */
 	uint8_t			*plain;		/* NOISE_MAX_MSG */
 	double			 last_send;
@@ -114,14 +115,21 @@ ch_new(int fd, double timeout, const char *peer_name)
 	return ch;
 }
 
+/* Room for the two transport cipher states, in one guarded block. */
+static void
+alloc_ciphers(struct channel *ch)
+{
+	ch->tx = xsodium_malloc(2 * sizeof(*ch->tx));
+	ch->rx = ch->tx + 1;
+}
+
 struct channel *
 ch_new_keyed(int fd, double timeout, const char *peer_name,
     const struct noise_cipher *tx, const struct noise_cipher *rx)
 {
 	struct channel *ch = ch_new(fd, timeout, peer_name);
 
-	ch->tx = xsodium_malloc(sizeof(*ch->tx));
-	ch->rx = xsodium_malloc(sizeof(*ch->rx));
+	alloc_ciphers(ch);
 	ch->authenticated = 1;
 	*ch->tx = *tx;
 	*ch->rx = *rx;
@@ -400,8 +408,7 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 		memcpy(*peer_payload, ch->plain, n);
 		*peer_len = n;
 	}
-	ch->tx = xsodium_malloc(sizeof(*ch->tx));
-	ch->rx = xsodium_malloc(sizeof(*ch->rx));
+	alloc_ciphers(ch);
 	if (noise_hs_finished(hs))
 		noise_handshake_hash(hs, ch->hs_hash);
 	if (!noise_hs_finished(hs) || noise_split(hs, ch->tx, ch->rx) < 0)
@@ -615,10 +622,7 @@ ch_close(struct channel *ch)
 		return;
 	shutdown(ch->fd, SHUT_WR);
 	close(ch->fd);
-	if (ch->tx) {
-		sodium_free(ch->tx);
-		sodium_free(ch->rx);
-	}
+	sodium_free(ch->tx);		/* rx too; NULL before the split */
 	free(ch->wire);
 	free(ch->plain);
 	free(ch->peer);
