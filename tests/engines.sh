@@ -16,12 +16,14 @@
 # --shard I/3 (the three shards together give the whole intersection);
 # -o on both sides (atomic, nothing left behind).  The negative twins:
 # keys one byte apart never match, and the ot-equals-dh check is seen to
-# fail on outputs that differ.
+# fail on outputs that differ.  Mixed code paths: one side with
+# PSI_STREAM_PORTABLE=1 (libsodium hashing, portable transpose), the other
+# with its CPU's SIMD paths, both ways round; outputs equal dh's.
 #
 # Until the build has --engine ot, every ot check is a TAP SKIP saying
 # so, and the dh checks still run.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 109
+plan 111
 
 # Which engines this build has: an unknown --engine name makes it list
 # the built-in ones ("built in: dh, ot") and exit 1 before any network.
@@ -328,6 +330,26 @@ for _e in dh ot; do
 	pair "x.$_e" "--insecure -q $_ea $T/hx" "--insecure -q $_ea $T/s999.q"
 	is "keys one byte apart, $_e: both exit 0, no output" \
 	    "$C_RC $L_RC $(cat "$T/x.$_e.c.out" "$T/x.$_e.l.out" | wc -c)" "0 0 0"
+done
+# ---- mixed code paths (2 checks) ------------------------------------------
+# A wrapper gives one side (the querier: --peer, or the holder: --listen)
+# the portable paths; the values on the wire must not change.
+for _side in peer listen; do
+	if [ "$has_ot" = no ]; then
+		skip "portable --$_side side, ot = dh: $NOOT"
+		continue
+	fi
+	printf '#!/bin/sh\n[ "$1" = --%s ] && PSI_STREAM_PORTABLE=1 && export PSI_STREAM_PORTABLE\nexec "%s" "$@"\n' \
+	    "$_side" "$PSI" >"$T/mixed.sh"
+	chmod +x "$T/mixed.sh"
+	_psi=$PSI PSI=$T/mixed.sh
+	pair "m.$_side" "--insecure -q --engine ot $T/s999.h" \
+	    "--insecure -q --engine ot $T/s999.q"
+	PSI=$_psi
+	check "portable paths on the --$_side side only: exit 0, ot's outputs are dh's" \
+	    test "$C_RC $L_RC" = "0 0" -a "$(cksum <"$T/m.$_side.c.out")" = \
+	    "$(cksum <"$T/$id999.dh.c.out")" -a "$(cksum <"$T/m.$_side.l.out")" = \
+	    "$(cksum <"$T/$id999.dh.l.out")"
 done
 differ() { ! same_outputs "$@"; }
 check "the ot = dh check fails on outputs that differ" differ "$id999.dh" "$id1001.dh"

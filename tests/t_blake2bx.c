@@ -7,12 +7,15 @@
  * the slots after each message (they must not matter); the RFC 7693
  * "abc" vector; a one-bit change in one lane changes that lane's digest
  * and no other; and the comparison itself rejects a deliberately wrong
- * digest.  PSI_STREAM_PORTABLE=1 leaves only the portable path.
+ * digest.  In child processes, PSI_STREAM_PORTABLE=1 leaves only the
+ * portable path and =0 leaves the CPU's own.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -142,14 +145,45 @@ test_vector(void)
 	ok(strcmp(hex, want) != 0, "the vector check fails a wrong digest");
 }
 
+/* In a child (cpu.c decides once per process): with PSI_STREAM_PORTABLE
+ * set to val, the features and default path; exit status 10 * path +
+ * (features != 0). */
+static int
+child_path(const char *val)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setenv("PSI_STREAM_PORTABLE", val, 1);
+		_exit(10 * blake2bx_path() + (cpu_features() != 0) +
+		    (blake2bx_force(2) == 0 ? 100 : 0));
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
 int
 main(void)
 {
-	const char *env = getenv("PSI_STREAM_PORTABLE");
-	int p;
+	int p, portable, other;
 
 	if (sodium_init() < 0)
 		return 1;
+	/* before this process asks cpu.c anything */
+	portable = child_path("1");
+	other = child_path("0");
+	ok(portable == 10, "PSI_STREAM_PORTABLE=1: no SIMD features, the "
+	    "portable path, AVX2 refused (%d)", portable);
+	if (cpu_features() != 0)
+		ok(other == 10 * blake2bx_path() + 1 + (blake2bx_force(2) == 0
+		    ? 100 : 0), "PSI_STREAM_PORTABLE=0: this CPU's paths (%d)",
+		    other);
+	else
+		ok(1, "# SKIP no SIMD path on this CPU or build");
 	for (p = 1; p <= 3; p++) {
 		if (blake2bx_force(p) != 0) {
 			ok(1, "# SKIP %s path not on this CPU", names[p]);
@@ -161,12 +195,7 @@ main(void)
 	blake2bx_force(0);
 	ok(blake2bx_force(4) != 0 && blake2bx_force(-1) != 0 &&
 	    blake2bx_path() >= 1, "unknown paths are refused");
-	if (env != NULL && strcmp(env, "1") == 0)
-		ok(cpu_features() == 0 && blake2bx_path() == 1 &&
-		    blake2bx_force(2) != 0, "PSI_STREAM_PORTABLE=1: portable "
-		    "path only");
-	else
-		diag("CPU features %#x, default path %s", cpu_features(),
-		    names[blake2bx_path()]);
+	diag("CPU features %#x, default path %s", cpu_features(),
+	    names[blake2bx_path()]);
 	return done_testing();
 }
