@@ -787,8 +787,9 @@ too_long_msg(char *buf, size_t len, size_t max, uint64_t memory)
 
 	if (max % (1u << 20) == 0)
 		snprintf(size, sizeof(size), "%zu MiB", max >> 20);
-	else if (max >= 1u << 20)
-		snprintf(size, sizeof(size), "%.2f MiB", (double)max / (1 << 20));
+	else if (max >= 1u << 20)	/* rounded down: still "longer than" */
+		snprintf(size, sizeof(size), "%.2f MiB",
+		    (double)(max / ((1u << 20) / 100)) / 100);
 	else if (max % 1024 == 0)
 		snprintf(size, sizeof(size), "%zu KiB", max >> 10);
 	else
