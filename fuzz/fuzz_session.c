@@ -30,6 +30,7 @@
 #include "engine.h"
 #include "fuzzlib.h"
 #include "noise.h"
+#include "records.h"
 #include "session.h"
 
 struct job {
@@ -98,6 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	j.o.p.count_only = flags >> 2 & 1;
 	j.o.rec.delim = '\t';
 	j.o.memory = SESSION_MIN_MEMORY;
+	rec_set_memory(&j.o.rec, j.o.memory, engine_by_id(ENGINE_DH)->reserve);
 	j.o.tmpdir = fuzz_dir();
 	j.o.threads = 1;	/* fatal() must happen on this thread */
 	files[0] = (char *)fuzz_file("input", keys.p ? keys.p : (uint8_t *)"",

@@ -513,8 +513,9 @@ session_run(struct channel *ch, const struct session_opts *o)
 	ctx->sess = &sess;
 	avail -= ctx->mem;
 	/* the reader's part comes out of the sorters' (rec_set_memory()
-	 * leaves them enough at every --memory main.c accepts) */
-	avail -= rec_memory(&o->rec);
+	 * leaves them enough at every --memory main.c accepts; a caller
+	 * that skipped it gets the sorters' exit 1, not a wrapped budget) */
+	avail = avail > rec_memory(&o->rec) ? avail - rec_memory(&o->rec) : 0;
 	if (o->p.count_only)		/* the index sorter's third */
 		ctx->mem += avail / 3;
 	else {
