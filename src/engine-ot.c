@@ -269,6 +269,7 @@ collect(struct engine_ctx *ctx, const struct seeds *sd, uint64_t target,
 	uint64_t n = 0;
 	size_t i;
 
+	sorter_set_pool(s, ctx->pool);
 	fp_init(&fc, sd->fp);
 	while (ctx->next_keys(ctx->sess, kb, KEY_BATCH) > 0) {
 		if (pool_run(ctx->pool, job_fp, &j, kb->n) < 0)

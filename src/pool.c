@@ -137,6 +137,12 @@ pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 	return atomic_load(&p->failed) ? -1 : 0;
 }
 
+int
+pool_threads(const struct pool *p)
+{
+	return p->n;
+}
+
 void
 pool_free(struct pool *p)
 {

@@ -1,5 +1,5 @@
 /*
- * pool.h: worker threads for batched curve work.
+ * pool.h: worker threads for batched curve, hashing and sorting work.
  *
  * pool_run(fn, arg, n) calls fn(arg, lo, hi) on disjoint slices of [0, n)
  * that cover it, on all threads (the caller's included), and returns when
@@ -23,6 +23,8 @@ struct pool;
 struct pool *pool_new(int nthreads);
 /* 0, or -1 if any slice returned -1. */
 int	pool_run(struct pool *, pool_fn, void *arg, size_t n);
+/* Threads, the caller's included: at most this many slices run at once. */
+int	pool_threads(const struct pool *);
 void	pool_free(struct pool *);
 
 #endif

@@ -521,9 +521,11 @@ session_run(struct channel *ch, const struct session_opts *o)
 	else {
 		sess.recs = recspill_new(o->tmpdir);
 		sess.hits = sorter_new(o->tmpdir, avail / 3);
+		sorter_set_pool(sess.hits, ctx->pool);
 	}
 	spill_set_heartbeat(keepalive_beat, ch);
 	sess.vals = sorter_new(o->tmpdir, avail / 3 * 2);
+	sorter_set_pool(sess.vals, ctx->pool);
 	sess.rr = rec_open(&o->rec, o->files, o->nfiles);
 	rc = holder ? run_holder(&sess) : run_querier(&sess);
 	stats_phase(NULL);

@@ -19,6 +19,13 @@
  * 3 x 10^6 values at the default --memory stay in memory, and larger
  * inputs make half as many runs.
  *
+ * Threads: with a pool (sorter_set_pool), a buffer of PAR_MIN pairs or
+ * more is sorted by all its threads: the calling thread permutes the top
+ * level in place, then pool slices sort the 256 buckets, each with a
+ * share of the scratch area of its own (scratch/threads pairs), taken
+ * from a bit mask, so the scratch area stays 1/16 of the buffer.  The
+ * heartbeat is ticked by the calling thread only, after the job.
+ *
  * Inside a run block, pairs are coded as
  *
  *	varint(value - previous value), varint(index)
@@ -53,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "sorter.h"
 #include "spill-int.h"
 #include "util.h"
@@ -64,6 +72,17 @@
 #define READ_SLACK	64		/* readable bytes after a run block */
 #define KEY_BYTES	24
 #define SORTER_SCRATCH	16		/* scratch: 1/16 of the buffer */
+
+/* Set while a pool thread sorts a share: the heartbeat is the caller's
+ * (it may write to the channel), ticked once the job is done. */
+static __thread int quiet;
+
+static inline void
+sort_beat(size_t n)
+{
+	if (!quiet)
+		spill_heartbeat(n);
+}
 
 #if READ_SLACK < VARINT_OVERREAD
 #error "READ_SLACK must cover get_varint_fast's reads"
@@ -112,7 +131,7 @@ radix_count(const struct pair *a, size_t n, unsigned d, size_t cnt[256])
 	memset(cnt, 0, 256 * sizeof(cnt[0]));
 	for (i = 0; i < n; i++)
 		cnt[DIGIT(&a[i], w, sh)]++;
-	spill_heartbeat(n);
+	sort_beat(n);
 	return cnt[DIGIT(&a[0], w, sh)] == n;
 }
 
@@ -130,7 +149,7 @@ radix_scatter(const struct pair *src, struct pair *dst, size_t n,
 	}
 	for (i = 0; i < n; i++)
 		dst[pos[DIGIT(&src[i], w, sh)]++] = src[i];
-	spill_heartbeat(n);
+	sort_beat(n);
 }
 
 /*
@@ -180,6 +199,7 @@ _Static_assert(sizeof(struct reader) % 16 == 0, "heap after readers");
 struct sorter {
 	struct xsort	 x;
 	u128		 wprev;		/* last value coded in the block */
+	struct pool	*pool;		/* NULL: sort on the calling thread */
 };
 
 #define PAIRS(s)	((struct pair *)(s)->x.buf)
@@ -187,33 +207,17 @@ struct sorter {
 #define HEAP(s)		((struct hent *)(s)->x.heap)
 
 /*
- * Sort a[0..n), whose pairs agree on key bytes before d, in place with
- * scratch room for `room` pairs: a bucket that fits goes to the ping-pong
- * sort through the scratch; a larger one is permuted in place on byte d
- * (count, then cycle every pair straight into its bucket) and each bucket
- * sorted on byte d + 1.  Random values take one in-place level and then
- * fit: the scratch is a small fraction of the buffer, not a second one.
+ * Permute a[0..n) in place into the buckets of key byte d, whose counts
+ * are cnt (an American flag sort level: every pair is cycled straight
+ * into its bucket).
  */
 static void
-sort_inplace(struct pair *a, struct pair *scr, size_t n, size_t room,
-    unsigned d)
+flag_permute(struct pair *a, size_t n, unsigned d, const size_t cnt[256])
 {
-	size_t cnt[256], next[256], end[256], i, b, sum = 0;
+	size_t next[256], end[256], b, sum = 0;
+	unsigned w = d / 8, sh = 56 - 8 * (d % 8), c;
 	struct pair x, y;
-	unsigned w, sh, c;
 
-	for (;; d++) {
-		if (n <= room || n <= INSERTION_MAX) {
-			sort_pp(a, scr, n, d, 0);
-			return;
-		}
-		if (d == KEY_BYTES)
-			return;		/* all equal */
-		if (!radix_count(a, n, d, cnt))
-			break;
-	}
-	w = d / 8;
-	sh = 56 - 8 * (d % 8);
 	for (b = 0; b < 256; b++) {
 		next[b] = sum;
 		end[b] = sum += cnt[b];
@@ -228,17 +232,120 @@ sort_inplace(struct pair *a, struct pair *scr, size_t n, size_t room,
 			}
 			a[next[b]++] = x;
 		}
-	spill_heartbeat(n);
+	sort_beat(n);
+}
+
+/*
+ * The first key byte at or after *d where a[0..n) differ, its counts in
+ * cnt; 0 if the pairs are all equal from *d on.
+ */
+static int
+first_split(const struct pair *a, size_t n, unsigned *d, size_t cnt[256])
+{
+	for (; *d < KEY_BYTES; (*d)++)
+		if (!radix_count(a, n, *d, cnt))
+			return 1;
+	return 0;
+}
+
+/*
+ * Sort a[0..n), whose pairs agree on key bytes before d, in place with
+ * scratch room for `room` pairs: a bucket that fits goes to the ping-pong
+ * sort through the scratch; a larger one is permuted in place on its
+ * first byte that differs and each bucket sorted on the byte after.
+ * Random values take one in-place level and then fit: the scratch is a
+ * small fraction of the buffer, not a second one.
+ */
+static void
+sort_inplace(struct pair *a, struct pair *scr, size_t n, size_t room,
+    unsigned d)
+{
+	size_t cnt[256], i, b;
+
+	if (n <= room || n <= INSERTION_MAX) {
+		sort_pp(a, scr, n, d, 0);
+		return;
+	}
+	if (!first_split(a, n, &d, cnt))
+		return;		/* all equal */
+	flag_permute(a, n, d, cnt);
 	for (b = 0, i = 0; b < 256; i += cnt[b++])
 		if (cnt[b] > 1)
 			sort_inplace(a + i, scr, cnt[b], room, d + 1);
 }
 
+/*
+ * On the pool: the top level is permuted by the caller, then the 256
+ * buckets are sorted by every thread, each slice with a share of the
+ * scratch area of its own (one share a thread, taken from `free`).
+ */
+#define PAR_MIN		(64 * 1024)	/* fewer pairs: one thread */
+
+struct par_sort {
+	struct pair	*a, *scr;
+	size_t		 off[257];
+	size_t		 room;		/* pairs a scratch share holds */
+	unsigned	 d;		/* the buckets agree before d */
+	uint64_t	 free;		/* bit i: share i is not in use */
+};
+
+static int
+job_sort(void *arg, size_t lo, size_t hi)
+{
+	struct par_sort *ps = arg;
+	uint64_t f;
+	unsigned i;
+	size_t b;
+
+	f = __atomic_load_n(&ps->free, __ATOMIC_ACQUIRE);
+	do {
+		if (f == 0)
+			bug("sorter: more threads than scratch shares");
+		i = (unsigned)__builtin_ctzll(f);
+	} while (!__atomic_compare_exchange_n(&ps->free, &f, f & ~(1ull << i),
+	    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	quiet = 1;
+	for (b = lo; b < hi; b++)
+		if (ps->off[b + 1] - ps->off[b] > 1)
+			sort_inplace(ps->a + ps->off[b], ps->scr + i * ps->room,
+			    ps->off[b + 1] - ps->off[b], ps->room, ps->d + 1);
+	quiet = 0;
+	__atomic_fetch_or(&ps->free, 1ull << i, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static void
 sorter_sort(struct xsort *x)
 {
-	sort_inplace((struct pair *)x->buf, (struct pair *)x->scratch, x->n,
-	    xsort_scratch_items(x), 0);
+	struct sorter *s = (struct sorter *)x;
+	struct pair *a = PAIRS(s);
+	size_t room = xsort_scratch_items(x), cnt[256], b;
+	int nt = s->pool != NULL ? pool_threads(s->pool) : 1;
+	struct par_sort ps;
+
+	if (nt < 2 || nt > 64 || x->n < PAR_MIN || room / (size_t)nt < INSERTION_MAX) {
+		sort_inplace(a, (struct pair *)x->scratch, x->n, room, 0);
+		return;
+	}
+	ps.d = 0;
+	if (!first_split(a, x->n, &ps.d, cnt))
+		return;
+	flag_permute(a, x->n, ps.d, cnt);
+	ps.a = a;
+	ps.scr = (struct pair *)x->scratch;
+	ps.room = room / (size_t)nt;
+	ps.free = nt == 64 ? ~0ull : (1ull << nt) - 1;
+	for (b = 0, ps.off[0] = 0; b < 256; b++)
+		ps.off[b + 1] = ps.off[b] + cnt[b];
+	if (pool_run(s->pool, job_sort, &ps, 256) < 0)
+		bug("sorter: a sort job failed");
+	spill_heartbeat(x->n * 3);	/* about the levels the threads did */
+}
+
+void
+sorter_set_pool(struct sorter *s, struct pool *p)
+{
+	s->pool = p;
 }
 
 /* ---- writing runs ------------------------------------------------------ */

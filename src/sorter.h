@@ -26,6 +26,7 @@
 #include "spillfile.h"
 
 struct sorter;
+struct pool;
 
 /* mem: bytes this sorter may use in all (buffers included). */
 struct sorter *sorter_new(const char *tmpdir, size_t mem);
@@ -39,6 +40,10 @@ int	sorter_next(struct sorter *, u128 *value, uint64_t *index);
  * read costs the merge again, no disk space and no memory). */
 void	sorter_rewind(struct sorter *);
 void	sorter_free(struct sorter *);
+/* Sort full buffers on the pool's threads from now on (NULL: on the
+ * calling thread).  The calling thread must be the one that adds and
+ * finishes, never a pool job; the heartbeat still fires on it only. */
+void	sorter_set_pool(struct sorter *, struct pool *);
 /* Runs written so far (for tests and --stats). */
 unsigned sorter_runs(const struct sorter *);
 /* Smallest mem sorter_new accepts; below it: fatal, exit 1. */

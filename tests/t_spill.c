@@ -5,7 +5,8 @@
  * Covers: record round trips (empty, one, many with empty, binary and
  * block-sized records, a 5 MB record); sorter output against qsort (empty,
  * one pair, all values equal, in memory only, many runs merged in several
- * passes, duplicates and extreme values), and the same again after a
+ * passes, duplicates and extreme values; on a pool of 2 and 3 threads
+ * too), and the same again after a
  * rewind (exit 7 for one before finish); the temporary directory empty
  * during and after use with O_TMPFILE and with the mkstemp fallback, and
  * no descriptor leaked; exit 2 naming the directory for a missing,
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "esort.h"
+#include "pool.h"
 #include "recspill.h"
 #include "sorter.h"
 #include "spillfile.h"
@@ -814,6 +816,9 @@ gen_pairs(size_t n, int kind, uint64_t seed)
 	return p;
 }
 
+/* Sorters made by check_sort sort on this pool (NULL: no pool). */
+static struct pool *sort_pool;
+
 /* Sort n pairs of a kind with budget mem; compare with qsort. */
 static void
 check_sort(const char *name, size_t n, int kind, size_t mem, int want_runs)
@@ -824,6 +829,7 @@ check_sort(const char *name, size_t n, int kind, size_t mem, int want_runs)
 	size_t i;
 	unsigned runs;
 
+	sorter_set_pool(s, sort_pool);
 	for (i = 0; i < n; i++)
 		sorter_add(s, p[i].v, p[i].idx);
 	sorter_finish(s);
@@ -1550,6 +1556,20 @@ main(void)
 	    sorter_min_memory(), -1);
 	check_sort("duplicates and extremes, runs", 200000, GEN_DUPS,
 	    sorter_min_memory(), -1);
+	/* on 2 and 3 threads: the top level by the caller, the buckets by
+	 * all, each with its own share of the scratch area */
+	sort_pool = pool_new(2);
+	check_sort("on 2 threads, in memory", 300000, GEN_RANDOM, 16 << 20, 0);
+	check_sort("on 2 threads, runs", 300000, GEN_RANDOM, 4 << 20, -1);
+	check_sort("on 2 threads, all values equal", 100000, GEN_EQUAL,
+	    16 << 20, 0);
+	check_sort("on 2 threads, duplicates and extremes", 200000, GEN_DUPS,
+	    16 << 20, 0);
+	pool_free(sort_pool);
+	sort_pool = pool_new(3);
+	check_sort("on 3 threads, in memory", 200001, GEN_RANDOM, 16 << 20, 0);
+	pool_free(sort_pool);
+	sort_pool = NULL;
 	test_sorter_many_runs("O_TMPFILE");
 	setenv("PSI_STREAM_TMPFILE", "mkstemp", 1);
 	test_sorter_many_runs("mkstemp");
