@@ -17,7 +17,10 @@
  *   --insecure skips all of that (the channel is still encrypted, with
  *              throw-away keys) and says so.
  * A listener with none of --peer-key, authorized_peers entries, a PSK or
- * --insecure refuses to start: it would admit nobody.
+ * --insecure refuses to start: it would admit nobody.  A connector the
+ * listener refuses sees only the connection close (nothing goes to an
+ * unauthenticated peer); its message then adds, from its own files, its
+ * fingerprint and the .pub line to send (refused_hint()).
  *
  * Parameter exchange: the connector's parameters ride in handshake message
  * 3; the listener sends its own as the first transport frame (HELLO), so
