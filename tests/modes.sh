@@ -5,12 +5,13 @@
 # with --role, on sets with duplicates, CRLF and empty lines; negative
 # twins: one side --count-only alone, or both sides the same role, exit 5.
 # --engine ot given on one side matches the default on the other, --engine
-# dh on both sides works, dh against the default ot is exit 5 naming both;
+# dh on both sides works, dh against the default ot is exit 5 on both
+# sides, each naming both engines;
 # --engine ot --count-only is a usage error (exit 1) saying why; an
 # engine that is not built in is a usage error (exit 1) naming the ones
 # that are.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 30
+plan 31
 
 awk 'BEGIN { for (i = 0; i < 3000; i++) {
 	printf "key-%05d%s\n", i % 2400, (i % 7 == 0 ? "\r" : "");
@@ -71,7 +72,10 @@ is "--engine dh on both sides: both exit 0" "$C_RC $L_RC" "0 0"
 same_file "... querier output exact" "$T/ed.c.out" "$T/q.want"
 pair ex "--insecure -q --engine dh $T/h" "--insecure -q $T/q"
 is "--engine dh against the default ot: both exit 5" "$C_RC $L_RC" "5 5"
-check "... naming both engines" grep -q 'dh.*ot\|ot.*dh' "$T/ex.c.err"
+check "... the connector naming both engines" \
+    grep -q 'peer uses --engine dh, we use --engine ot' "$T/ex.c.err"
+check "... the listener naming both engines" \
+    grep -q 'peer uses --engine ot, we use --engine dh' "$T/ex.l.err"
 "$PSI" --insecure -q --engine ot --count-only --listen 0 "$T/h" 2>"$T/eo.err"
 is "--engine ot --count-only: exit 1" "$?" 1
 check "... saying why" grep -q "querier .* would see which of its keys matched" "$T/eo.err"
