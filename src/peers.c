@@ -816,14 +816,13 @@ known_peer_check(const char *path, const char *hostport,
 		/* always shown, whatever the verbosity: it may be an attack */
 		peers_fingerprint(fp, pub);
 		peers_fingerprint(rfp, recorded);
-		fprintf(stderr,
-		    "psi-stream: WARNING: the key of %s has changed!\n"
-		    "psi-stream: someone may be intercepting the connection, "
-		    "or the peer made a new key.\n"
-		    "psi-stream: offered:  %s\n"
-		    "psi-stream: recorded: %s (%s:%lu)\n"
-		    "psi-stream: if the change is expected, remove line %lu "
-		    "of %s.\n", hostport, fp, rfp, p, line, line, p);
+		vlog(0, "WARNING: the key of %s has changed!", hostport);
+		vlog(0, "someone may be intercepting the connection, or the "
+		    "peer made a new key.");
+		vlog(0, "offered:  %s", fp);
+		vlog(0, "recorded: %s (%s:%lu)", rfp, p, line);
+		vlog(0, "if the change is expected, remove line %lu of %s.",
+		    line, p);
 	}
 	free(p);
 	if (res == SCAN_MATCH)

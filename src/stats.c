@@ -7,8 +7,8 @@
  * whose size bounds every field (an error message of at most ERR_MAX bytes
  * grows at most sixfold when escaped; at most MAX_PHASES phase names), and
  * failures are reported by one warning line and a return value.  The
- * warning first erases a --progress line (progress_end()), which is a
- * no-op when the line is off.
+ * warning goes through vlog(0, ...), util.c's one path to stderr, which
+ * shows it even with -q and first erases a --progress line.
  *
  * The file is written with atomicfile.c, like -o: a temporary file in the
  * target's directory, fsync'ed and renamed over the target, the directory
@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
-#include "progress.h"
 #include "stats.h"
 #include "util.h"
 
@@ -338,9 +337,8 @@ build(struct jbuf *b, int status)
 static int
 warn_write(const char *what, const char *path, int err)
 {
-	progress_end();
-	fprintf(stderr, "psi-stream: warning: %s %s: %s (statistics not "
-	    "written)\n", what, path, strerror(err));
+	vlog(0, "warning: %s %s: %s (statistics not written)", what, path,
+	    strerror(err));
 	return -1;
 }
 
