@@ -9,7 +9,7 @@
 
 static const char fp_label[] = "psi-stream fingerprint";
 
-#define FCH	32	/* one-block keys per blake2bx call */
+#define FCH	64	/* one-block keys per blake2bx call */
 
 void
 fp_init(struct fpctx *c, const uint8_t *seed)

@@ -22,7 +22,7 @@
  *
  * Cost: one BLAKE2b compression per key up to 73 key bytes keyed (105
  * unkeyed: the prefix is 55 or 23 bytes), two up to 201 (169).  fp_keys
- * hashes the one-block keys of a batch side by side (blake2bx.c, 8 at a
+ * hashes the one-block keys of a batch side by side (blake2bx.c, 16 at a
  * time with AVX-512) and the longer ones one by one through the streaming
  * state fp_init prepared; both give the same f.  fp_init once, then
  * fp_key or fp_keys from any number of threads: the context is read-only

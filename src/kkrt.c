@@ -31,16 +31,16 @@
  *
  * Every C and H message fits one BLAKE2b block, so they are hashed many
  * at a time (blake2bx.c, SIMD lanes, the same bytes as libsodium): the
- * querier QCH = 64 bins per call, code words then outputs; the holder
- * (kkrt_holder_eval_keys) HCH = 16 keys per call, each key's code word
+ * querier QCH = 128 bins per call, code words then outputs; the holder
+ * (kkrt_holder_eval_keys) HCH = 32 keys per call, each key's code word
  * once, then its nh outputs.  kkrt_code, kkrt_out_hash and
  * kkrt_holder_eval are the one-at-a-time forms of the same functions.
  *
  * Memory: the key structures (64 KiB for the querier's pairs) live in
  * sodium_malloc memory and are wiped when freed (one layout for both
  * roles, struct kkrt_keys); a kkrt_scratch is 1 MiB of ordinary memory
- * (two 512 x 4096-bit column matrices and two row matrices) and 13 KiB
- * of hash slots, wiped when freed; kkrt_holder_eval_keys uses 9 KiB of
+ * (two 512 x 4096-bit column matrices and two row matrices) and 26 KiB
+ * of hash slots, wiped when freed; kkrt_holder_eval_keys uses 18 KiB of
  * stack, wiped before it returns.  Callers own corr, q and out; q rows
  * with s are the holder's PRF key for the bucket and should be wiped
  * after use.
@@ -61,8 +61,8 @@
 #define OUT_DOMAIN	"psi-stream kkrt out v1"
 #define COLBYTES	(KKRT_SB / 8)
 #define MATRIX		(KKRT_K * COLBYTES)	/* = KKRT_SB * KKRT_ROW */
-#define QCH		64	/* querier bins per blake2bx call */
-#define HCH		16	/* holder keys per blake2bx call */
+#define QCH		128	/* querier bins per blake2bx call */
+#define HCH		32	/* holder keys per blake2bx call */
 
 enum {
 	CODE_D = sizeof(CODE_DOMAIN) - 1,

@@ -49,7 +49,7 @@ static void
 test_path(int p)
 {
 	static const size_t outs[] = { 1, 16, 32, 64 };
-	static const size_t ns[] = { 1, 3, 4, 5, 7, 8, 9, 13, 16, 17, MAXN };
+	static const size_t ns[] = { 1, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 31, 32, 33, MAXN };
 	uint8_t *blocks = xmalloc(MAXN * B2X_BLOCK), *copy;
 	uint8_t *out = xmalloc(MAXN * B2X_MAXOUT), len[MAXN], l, o;
 	size_t i, k, fails = 0, runs = 0;
