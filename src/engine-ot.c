@@ -43,13 +43,18 @@
  *
  * Threads: fingerprints, superblocks of a bucket (kkrt_*_block) and the
  * holder's evaluations run on the pool; frames are sent and received on
- * the calling thread only.
+ * the calling thread only.  The holder receives bucket b + 1's rows while
+ * the pool's other threads evaluate its last batch of bucket b
+ * (pool_start, pool_wait), so the channel's reading and decryption do not
+ * leave a core idle.
  *
  * Memory: ctx->mem holds the bucket arrays and the fingerprint sorter.
  * The arrays are set aside first, for the largest bucket any counts can
  * give (bucket_bins_worst(): 6,954 bins at 2^12 keys a bucket): the
  * querier's take 101 bytes a bin and 56 a slot (1.1 MiB), the holder's
- * 64 bytes a bin (q rows) plus 0.3 MiB of evaluation batch (0.7 MiB);
+ * 128 bytes a bin (q rows, and the next bucket's corrections arriving
+ * while the last batch is evaluated) plus 0.3 MiB of evaluation batch
+ * (1.1 MiB);
  * the sorter gets the rest.  A share that cannot hold both (only with a
  * large PSI_STREAM_TEST_OT_BUCKET: the smallest --memory has room) is
  * exit 1 before OT_COUNT.  Outside ctx->mem: 1 MiB of scratch per busy thread and
@@ -87,7 +92,7 @@
 #define OT_RESERVE	(4u << 20)
 #define Q_BIN_BYTES	(KKRT_FP + 1 + KKRT_ROW + KKRT_OUT + 4)
 #define Q_SLOT_BYTES	(sizeof(u128) + 8 + 32)
-#define H_BIN_BYTES	KKRT_ROW
+#define H_BIN_BYTES	(2 * KKRT_ROW)	/* this bucket's and the next's */
 #define H_FIXED_BYTES	(EVAL_CHUNK * (sizeof(u128) * 4 + 1 + 8))
 
 struct seeds {
@@ -602,6 +607,7 @@ struct hbucket {
 	const uint8_t	*cuckoo_key;
 	uint64_t	 bucket, bins;
 	uint8_t		*q;		/* bins * 64: corrections, then q rows */
+	uint8_t		*qnext;		/* the same, next bucket's corrections */
 	u128		*f;		/* EVAL_CHUNK pairs of the bucket */
 	uint8_t		*dup;		/* f[i] == f[i - 1] */
 	u128		*val;		/* 3 per pair */
@@ -679,37 +685,50 @@ holder_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 	return kh;
 }
 
+/* Bucket b's correction rows from the peer into q (bins * 64 bytes). */
 static void
-holder_rows(struct engine_ctx *ctx, struct hbucket *h)
+holder_recv(struct engine_ctx *ctx, uint8_t *q, uint64_t b, uint64_t bins)
 {
 	const char *why;
 	uint64_t off;
 	long n;
 	size_t len;
 
-	for (off = 0; off < h->bins; off += (uint64_t)n) {
+	for (off = 0; off < bins; off += (uint64_t)n) {
 		len = ch_expect(ctx->ch, FR_OT_CORR, ctx->frame);
-		if ((n = ot_corr_check(ctx->frame, len, h->bucket, off,
-		    h->bins, &why)) < 0)
+		if ((n = ot_corr_check(ctx->frame, len, b, off, bins,
+		    &why)) < 0)
 			fatal(EXIT_PROTO, "malformed OT_CORR from peer "
-			    "(bucket %" PRIu64 ", bin %" PRIu64 "): %s",
-			    h->bucket, off, why);
-		memcpy(h->q + off * KKRT_ROW, ctx->frame + OT_CORR_HEADER,
+			    "(bucket %" PRIu64 ", bin %" PRIu64 "): %s", b, off,
+			    why);
+		memcpy(q + off * KKRT_ROW, ctx->frame + OT_CORR_HEADER,
 		    (size_t)n * KKRT_ROW);
 	}
+}
+
+/* The corrections of bucket h->bucket, in h->q, into q rows. */
+static void
+holder_rows(struct engine_ctx *ctx, struct hbucket *h)
+{
 	if (pool_run(ctx->pool, job_hblock, h,
 	    (h->bins + KKRT_SB - 1) / KKRT_SB) < 0)
 		fatal(EXIT_IO, "OT extension failed");
 }
 
+/*
+ * Evaluate our keys of bucket h->bucket (its q rows ready) and emit their
+ * values.  With more buckets to come, the last batch is evaluated by the
+ * pool's other threads while this one receives the next bucket's rows
+ * into h->qnext; then the two swap and the next bucket's rows are made.
+ */
 static void
 holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
-    uint64_t *idx)
+    uint64_t *idx, int next)
 {
+	uint8_t *t;
 	size_t n, i;
-	int more = 1;
+	int more = 1, rc;
 
-	holder_rows(ctx, h);
 	while (more) {
 		for (n = 0; n < EVAL_CHUNK; n++)
 			if (!(more = next_in_bucket(st, h->bucket, &h->f[n],
@@ -717,7 +736,13 @@ holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
 				break;
 		for (i = 0; i < n; i++)
 			h->dup[i] = i > 0 && h->f[i] == h->f[i - 1];
-		if (n > 0 && pool_run(ctx->pool, job_heval, h, n) < 0)
+		if (!more && next) {
+			pool_start(ctx->pool, job_heval, h, n);
+			holder_recv(ctx, h->qnext, h->bucket + 1, h->bins);
+			rc = pool_wait(ctx->pool);
+		} else
+			rc = pool_run(ctx->pool, job_heval, h, n);
+		if (rc < 0)
 			fatal(EXIT_IO, "OT evaluation failed");
 		for (i = 0; i < n; i++) {
 			if (h->dup[i])
@@ -728,6 +753,13 @@ holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
 			ctx->emit(ctx->sess, h->val[3 * i + 2], idx[i]);
 		}
 		ch_keepalive(ctx->ch);
+	}
+	if (next) {
+		t = h->q;
+		h->q = h->qnext;
+		h->qnext = t;
+		h->bucket++;
+		holder_rows(ctx, h);
 	}
 }
 
@@ -780,17 +812,22 @@ holder_start(struct engine_ctx *ctx)
 		h.cuckoo_key = sd.cuckoo;
 		h.bins = z.bins;
 		h.q = xmalloc(z.bins * KKRT_ROW);
+		h.qnext = xmalloc(z.bins * KKRT_ROW);
 		h.f = xcalloc(EVAL_CHUNK, sizeof(*h.f));
 		h.dup = xcalloc(EVAL_CHUNK, 1);
 		h.val = xcalloc(3 * EVAL_CHUNK, sizeof(*h.val));
 		idx = xcalloc(EVAL_CHUNK, sizeof(*idx));
+		h.bucket = 0;
+		holder_recv(ctx, h.q, 0, h.bins);
+		holder_rows(ctx, &h);
 		for (b = 0; b < z.buckets; b++) {
-			h.bucket = b;
-			holder_bucket(ctx, &st, &h, idx);
+			holder_bucket(ctx, &st, &h, idx, b + 1 < z.buckets);
 			progress_set(b + 1);
 		}
 		sodium_memzero(h.q, z.bins * KKRT_ROW);
+		sodium_memzero(h.qnext, z.bins * KKRT_ROW);
 		free(h.q);
+		free(h.qnext);
 		free(h.f);
 		free(h.dup);
 		free(h.val);

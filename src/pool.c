@@ -13,6 +13,11 @@
  * nothing next to the work, and a slice is long enough for unblinding to
  * share one inversion among 64 elements.  A slice that fails sets `failed`;
  * the other threads stop taking slices, and pool_run reports it.
+ * pool_start is pool_run's first half (publish the job to the workers)
+ * and pool_wait its second (the caller takes slices too, then waits), so
+ * the caller can do its own serial work, such as reading the network,
+ * while the workers start; with one thread the whole job runs in
+ * pool_wait.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +36,7 @@ struct pool {
 	unsigned long	 generation;
 	int		 pending;	/* workers still running this job */
 	int		 quit;
+	int		 started;	/* caller's: a job awaits pool_wait */
 	pool_fn		 fn;
 	void		*arg;
 	size_t		 items;
@@ -109,19 +115,22 @@ pool_new(int nthreads)
 }
 
 int
-pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
+pool_start(struct pool *p, pool_fn fn, void *arg, size_t n)
 {
 	size_t grain;
 
+	if (p->started)
+		bug("pool_start or pool_run with a job started");
+	p->started = 1;
+	p->fn = fn;
+	p->arg = arg;
+	p->items = n;
 	if (p->n == 1 || n < 2)
-		return n ? fn(arg, 0, n) : 0;
+		return 0;		/* pool_wait runs it */
 	/* About 8 slices a thread, at most 64 items each. */
 	grain = n / (8 * (size_t)p->n);
 	grain = grain < 1 ? 1 : grain > 64 ? 64 : grain;
 	pthread_mutex_lock(&p->lock);
-	p->fn = fn;
-	p->arg = arg;
-	p->items = n;
 	p->grain = grain;
 	atomic_store(&p->next, 0);
 	atomic_store(&p->failed, 0);
@@ -129,12 +138,30 @@ pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 	p->generation++;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
-	work(p, fn, arg, n, grain);
+	return 0;
+}
+
+int
+pool_wait(struct pool *p)
+{
+	if (!p->started)
+		bug("pool_wait without pool_start");
+	p->started = 0;
+	if (p->n == 1 || p->items < 2)
+		return p->items ? p->fn(p->arg, 0, p->items) : 0;
+	work(p, p->fn, p->arg, p->items, p->grain);
 	pthread_mutex_lock(&p->lock);
 	while (p->pending > 0)
 		pthread_cond_wait(&p->done, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	return atomic_load(&p->failed) ? -1 : 0;
+}
+
+int
+pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
+{
+	pool_start(p, fn, arg, n);
+	return pool_wait(p);
 }
 
 int

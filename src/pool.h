@@ -23,6 +23,12 @@ struct pool;
 struct pool *pool_new(int nthreads);
 /* 0, or -1 if any slice returned -1. */
 int	pool_run(struct pool *, pool_fn, void *arg, size_t n);
+/* pool_run in two halves: pool_start hands the job to the other threads
+ * and returns at once; the caller may do anything but start another job
+ * (a bug, exit 7) until pool_wait, where it takes slices too and which
+ * returns what pool_run would.  fn and *arg must stay valid till then. */
+int	pool_start(struct pool *, pool_fn, void *arg, size_t n);
+int	pool_wait(struct pool *);
 /* Threads, the caller's included: at most this many slices run at once. */
 int	pool_threads(const struct pool *);
 void	pool_free(struct pool *);
