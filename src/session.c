@@ -383,7 +383,7 @@ run_querier(struct session *sess)
 	struct merge m;
 	uint64_t nh = make_values(sess, "query");
 
-	phase("match", nh);
+	phase("match", sess->eng->values_per_key * nh);
 	/* Matched values wait in a spill: the holder is not reading while
 	 * it sends the digest, so the reveal cannot go out yet. */
 	merge_init(&m, sess, next_sorted, sess);
@@ -432,7 +432,7 @@ run_holder(struct session *sess)
 
 	make_values(sess, "evaluate");
 	/* the digest; the sorted pairs are read again for the reveal merge */
-	phase("digest", sess->nkeys);
+	phase("digest", sess->nkeys * sess->eng->values_per_key);
 	dig = digest_writer_new(sess->ch, sess->frame, sess->t, FR_DIGEST);
 	for (uint64_t done = 1; next_sorted(sess, &v, &idx); done++) {
 		digest_push(dig, v);

@@ -5,9 +5,17 @@
 # a 50,000-record querier run from a regular file shows a percentage that
 # rises and a time left that falls.  Negative twins: the same runs with
 # standard error not a terminal print no progress line at all; from a
-# pipe (size unknown) there is no percentage.  Skipped without tmux.
+# pipe (size unknown) there is no percentage.
+# The OT engine (a holder of 1,200,000 records in the smallest --memory,
+# whose fingerprint sorter then spills, so that the phase lasts several
+# draws; every byte its terminal gets is recorded, so no redraw is
+# missed): the fingerprints phase, which
+# reads the input, shows the share of it read; the buckets phase counts
+# buckets with a percentage that rises.  Negative twin: from a pipe the
+# fingerprints phase has no percentage, the buckets phase still has one
+# (it knows its total).  Skipped without tmux.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 10
+plan 20
 
 SOCK=psi-progress-$$
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
@@ -17,7 +25,9 @@ tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 if ! command -v tmux >/dev/null 2>&1 ||
     ! tm new-session -d -s keep -x 80 -y 5 "sleep 600" 2>"$T/tmux.err"; then
 	sed 's/^/# /' "$T/tmux.err" 2>/dev/null
-	for i in 1 2 3 4 5 6 7 8 9 10; do skip "no tmux, or it cannot start"; done
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		skip "no tmux, or it cannot start"
+	done
 	exit 0
 fi
 trap 'tm kill-server 2>/dev/null; rm -rf "$T"; kill $(jobs -p) 2>/dev/null' EXIT
@@ -126,4 +136,62 @@ port=$(free_port)
 wait
 check "negative twin: stderr a file, no progress line (no \\r at all)" \
     sh -c "! grep -q \"\$(printf '\\r')\" '$T/q3.err'"
+
+# ---- the OT engine: every draw of a holder's terminal -------------------
+# record NAME 'COMMAND': COMMAND in a terminal whose output all goes to
+# $T/NAME.tty (pipe-pane, set up before COMMAND starts); waits for it.
+record() {
+	: >"$T/$1.tty"
+	tm new-session -d -s "$1" -x 150 -y 10 "env XDG_CONFIG_HOME='$XDG_CONFIG_HOME' sh -c 'while [ ! -e $T/$1.go ]; do sleep 0.05; done; $2; echo rc=\$?'; sleep 60"
+	tm pipe-pane -o -t "$1" "cat >>'$T/$1.tty'"
+	touch "$T/$1.go"
+	_i=0
+	while ! tr '\r' '\n' <"$T/$1.tty" | grep -q '^rc=' &&
+	    [ $_i -lt 3000 ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done
+	tm kill-session -t "$1"
+}
+# draws NAME PHASE: the lines drawn in phase PHASE, one a line
+draws() { tr '\r' '\n' <"$T/$1.tty" | grep "^psi-stream: $2 "; }
+# pcts: the percentages of the lines on stdin, one a line
+pcts() { sed -n 's/.*  \([0-9]*\)%  .*/\1/p'; }
+# rising: the numbers on stdin never fall and end above where they begin
+rising() { awk 'NR == 1 { a = $1 } $1 < p { bad = 1 } { p = $1 }
+    END { exit !(NR >= 2 && !bad && p > a) }'; }
+
+awk 'BEGIN { for (i = 1; i <= 1200000; i++) print "user" i "@example.org" }' >"$T/oh"
+awk 'BEGIN { for (i = 1; i <= 2000; i += 2) print "user" i "@example.org" }' >"$T/oq"
+for how in file pipe; do
+	port=$(free_port)
+	"$PSI" --peer "127.0.0.1:$port" --insecure -q --connect-timeout 60 \
+	    -o "$T/oq.$how.out" "$T/oq" 2>"$T/oq.$how.err" &
+	if [ $how = file ]; then
+		record "ot$how" "\"$PSI\" --listen 127.0.0.1:$port --insecure -j1 --memory 8M --engine ot -o \"$T/oh.$how.out\" \"$T/oh\""
+	else
+		record "ot$how" "cat \"$T/oh\" | \"$PSI\" --listen 127.0.0.1:$port --insecure -j1 --memory 8M --engine ot -o \"$T/oh.$how.out\""
+	fi
+	wait
+	f=$(draws "ot$how" fingerprints | wc -l)
+	fp=$(draws "ot$how" fingerprints | grep -c '%')
+	draws "ot$how" buckets | pcts >"$T/ot$how.bp"
+	b=$(wc -l <"$T/ot$how.bp")
+	draws "ot$how" fingerprints | sed "s/^/# $how: /"
+	if [ $how = file ]; then
+		check "ot, from a file: the fingerprints phase draws ($f), each with the share read ($fp)" \
+		    test "$f" -ge 1 -a "$fp" -eq "$f"
+		check "... and the share read rises" sh -c \
+		    "[ $f -lt 2 ] || { tr '\\r' '\\n' <'$T/ot$how.tty' | grep '^psi-stream: fingerprints ' | sed -n 's/.*  \\([0-9]*\\)%  .*/\\1/p' | awk 'NR > 1 && \$1 < p { exit 1 } { p = \$1 }'; }"
+	else
+		check "negative twin: from a pipe, fingerprints draws ($f) but no percentage ($fp)" \
+		    test "$f" -ge 1 -a "$fp" -eq 0
+	fi
+	check "ot, $how: the buckets phase draws a percentage that rises ($b draws)" \
+	    rising <"$T/ot$how.bp"
+	check "... every buckets draw has one" test "$b" -eq "$(draws "ot$how" buckets | wc -l)"
+	is "... and the run is right (holder, querier)" \
+	    "$(wc -l <"$T/oh.$how.out" | tr -d ' ') $(wc -l <"$T/oq.$how.out" | tr -d ' ')" "1000 1000"
+done
+check "the percentage in a fingerprints draw is of the input read: never over 100" \
+    sh -c "! tr '\\r' '\\n' <'$T/otfile.tty' | grep '^psi-stream: fingerprints ' | grep -q ' [1-9][0-9][0-9]%'"
 done_testing
