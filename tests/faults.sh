@@ -11,8 +11,14 @@
 # 6).  Every case checks that no -o file appears, that no temporary file
 # is left next to it nor in --tmpdir, and what --stats says (nothing from
 # a side killed with -9).
+# The same with the OT engine, in its own phase (the querier's correction
+# rows, held or cut halfway): a clean run whose outputs equal the DH
+# engine's, kill -9 of either side (the survivor 3, its --stats has the
+# bucket sizes; the holder had not begun its digest), a cut (3 both), a byte garbled on the way up (in an
+# OT_CORR frame: the holder 5, "fails authentication", the querier 6) and
+# on the way down (in OT_BASE_B: the querier 5, the holder 6).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 84
+plan 110
 
 N=4000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "key-%06d\n", i }' >"$T/keys"
@@ -27,8 +33,10 @@ DOWNQ=$(( 98 + 33 + 19 * FRAMES + 32 * N + 27 ))
 # The digest and the reveal of N values are about 7N bytes each, so
 # UPQ/2 is mid-query, DOWNQ + 2048 mid-digest and UPQ + 2048 mid-reveal.
 
-COMMON="--insecure -q --timeout 10 --accept-timeout 30 --connect-timeout 20"
-# The phases cut below are the DH engine's (its long query phase).
+BASE_OPTS="--insecure -q --timeout 10 --accept-timeout 30 --connect-timeout 20"
+COMMON=$BASE_OPTS
+# The phases cut below are the DH engine's (its long query phase); the OT
+# engine has its own section, 9.
 "$PSI" --help 2>&1 | grep -q -- '--engine' && COMMON="$COMMON --engine dh"
 TMPDIR_OPT= STATS_OPT=
 "$PSI" --help 2>&1 | grep -q -- '--tmpdir' && TMPDIR_OPT=yes
@@ -313,4 +321,63 @@ else
 		skip "a full --tmpdir needs --tmpdir, root and tmpfs"
 	done
 fi
+
+# 9. The OT engine.  Up: handshake (34 + 80), OT_COUNT (27), OT_PARAMS
+# (43), OT_BASE_A (51), then the corrections: ceil(m / 1023) OT_CORR
+# frames of 19 + 12 bytes and 64 a row, m rows (bins) in all (one bucket
+# here: m from the clean run's --stats).  Down: handshake (98), HELLO
+# (33), OT_COUNT (27), OT_BASE_B (19 + 16384), then the digest.
+COMMON="$BASE_OPTS --engine ot"
+start ot-base -1 none "-o $T/ot-base/out/l $T/keys" "-o $T/ot-base/out/c $T/keys"
+finish
+is "ot: a clean run through the relay: both exit 0" "$C_RC $L_RC" "0 0"
+same_file "ot: querier output equals dh's" "$D/out/c" "$T/base/out/c"
+same_file "ot: holder output equals dh's" "$D/out/l" "$T/base/out/l"
+M=$(sed -n 's/.*"bins_per_bucket": *\([0-9]*\).*/\1/p' "$D/stats/c")
+B=$(sed -n 's/.*"buckets": *\([0-9]*\).*/\1/p' "$D/stats/c")
+is "ot: $N keys a side are one bucket" "$B" 1
+UPC=$((34 + 80 + 27 + 43 + 51))		# up before the corrections
+DOWNC=$((98 + 33 + 27 + 19 + 16384))	# down before the corrections
+CORR=$(( M * 64 + ((M + 1022) / 1023) * 31 ))
+check "ot: the traffic holds the corrections ($M rows) and more" \
+    test "$(wc -c <"$D/wire")" -gt $((UPC + DOWNC + CORR))
+MID=$((UPC + CORR / 2))			# halfway through the corrections
+for v in l c; do
+	kill_in ot-corr up:$MID KILL $v
+	if [ $v = l ]; then
+		is "ot phase, holder killed: holder 137, querier 3" "$L_RC $C_RC" "137 3"
+		stats_say "ot phase, holder killed" - 3
+	else
+		is "ot phase, querier killed: querier 137, holder 3" "$C_RC $L_RC" "137 3"
+		stats_say "ot phase, querier killed" 3 -
+	fi
+	nothing_left "ot phase, $v killed"
+	check "... the holder had not begun its digest" \
+	    sh -c "! grep -q 'truncated to' '$D/l.err'"
+	s=c; [ $v = c ] && s=l
+	check "... and the survivor had its bucket sizes (past OT_COUNT)" \
+	    grep -q '"buckets": 1,' "$D/stats/$s"
+done
+start ot-cut $((UPC + DOWNC + CORR / 2)) none "-o $T/ot-cut/out/l $T/keys" \
+    "-o $T/ot-cut/out/c $T/keys"
+finish
+is "ot: cut mid-corrections: both exit 3" "$C_RC $L_RC" "3 3"
+nothing_left "ot: cut mid-corrections"
+stats_say "ot: cut mid-corrections" 3 3
+start ot-flipup -1 flipup:$MID "-o $T/ot-flipup/out/l $T/keys" \
+    "-o $T/ot-flipup/out/c $T/keys"
+finish
+is "ot: a byte of an OT_CORR garbled: holder 5, querier 6" "$L_RC $C_RC" "5 6"
+check "... the holder says the message fails authentication" \
+    grep -q 'fails authentication (corrupted or forged)' "$D/l.err"
+nothing_left "ot: OT_CORR garbled"
+stats_say "ot: OT_CORR garbled" 5 6
+start ot-flipdown -1 flipdown:$((DOWNC - 8000)) "-o $T/ot-flipdown/out/l $T/keys" \
+    "-o $T/ot-flipdown/out/c $T/keys"
+finish
+is "ot: a byte of OT_BASE_B garbled: querier 5, holder 6" "$C_RC $L_RC" "5 6"
+check "... the querier says the message fails authentication" \
+    grep -q 'fails authentication (corrupted or forged)' "$D/c.err"
+nothing_left "ot: OT_BASE_B garbled"
+stats_say "ot: OT_BASE_B garbled" 6 5
 done_testing

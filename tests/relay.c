@@ -17,6 +17,10 @@
  * from the frame sizes) until the test does something to one of them.
  * When either side closes, the relay closes the other.
  *
+ * HOLD may instead be flipup:N or flipdown:N: byte N (from 0) of that
+ * direction goes on with its lowest bit flipped, as a faulty network
+ * would garble it; the rest passes unchanged.
+ *
  *   relay --silent PORTFILE [SECONDS]
  *   relay --mute PORT [SECONDS]
  *
@@ -156,7 +160,8 @@ main(int argc, char **argv)
 	socklen_t len = sizeof(sa);
 	long cut = argc > 4 ? atol(argv[4]) : -1, passed = 0;
 	long hold = -1, moved[2] = { 0, 0 };	/* [0] up, [1] down */
-	int lfd, a, b, one = 1, hold_dir = -1, held = 0;
+	long flip = -1;
+	int lfd, a, b, one = 1, hold_dir = -1, held = 0, flip_dir = -1;
 	FILE *rec;
 	char buf[65536], heldpath[4096];
 
@@ -165,7 +170,7 @@ main(int argc, char **argv)
 		return silent(argc, argv);
 	if (argc < 4) {
 		fprintf(stderr, "usage: relay PORTFILE TARGET_PORT RECORD "
-		    "[CUT_AFTER [up:N|down:N]]\n");
+		    "[CUT_AFTER [up:N|down:N|flipup:N|flipdown:N]]\n");
 		return 1;
 	}
 	if (argc > 5) {
@@ -173,11 +178,19 @@ main(int argc, char **argv)
 			hold_dir = 0;
 		else if (strncmp(argv[5], "down:", 5) == 0)
 			hold_dir = 1;
+		else if (strncmp(argv[5], "flipup:", 7) == 0)
+			flip_dir = 0;
+		else if (strncmp(argv[5], "flipdown:", 9) == 0)
+			flip_dir = 1;
 		else {
-			fprintf(stderr, "relay: HOLD is up:N or down:N\n");
+			fprintf(stderr, "relay: HOLD is up:N, down:N, flipup:N "
+			    "or flipdown:N\n");
 			return 1;
 		}
-		hold = atol(strchr(argv[5], ':') + 1);
+		if (flip_dir >= 0)
+			flip = atol(strchr(argv[5], ':') + 1);
+		else
+			hold = atol(strchr(argv[5], ':') + 1);
 	}
 	snprintf(heldpath, sizeof(heldpath), "%s.held", argv[3]);
 	signal(SIGPIPE, SIG_IGN);	/* a side that died: see it as EOF */
@@ -234,6 +247,9 @@ main(int argc, char **argv)
 						fclose(h);
 				}
 			}
+			if (i == flip_dir && flip >= moved[i] &&
+			    flip < moved[i] + n)
+				buf[flip - moved[i]] ^= 1;
 			moved[i] += n;
 			for (ssize_t off = 0; off < n;) {
 				ssize_t w = write(p[1 - i].fd, buf + off, (size_t)(n - off));
