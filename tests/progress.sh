@@ -6,16 +6,17 @@
 # rises and a time left that falls.  Negative twins: the same runs with
 # standard error not a terminal print no progress line at all; from a
 # pipe (size unknown) there is no percentage.
-# The OT engine (a holder of 1,200,000 records in the smallest --memory,
-# whose fingerprint sorter then spills, so that the phase lasts several
-# draws; every byte its terminal gets is recorded, so no redraw is
-# missed): the fingerprints phase, which
+# The OT engine (a holder of 4,000,000 records on one thread in the
+# smallest --memory, whose fingerprint sorter then spills, so that the
+# phase lasts a few draws; every byte its terminal gets is recorded, so no
+# redraw is missed; the run is stopped once its buckets phase has drawn
+# five times): the fingerprints phase, which
 # reads the input, shows the share of it read; the buckets phase counts
 # buckets with a percentage that rises.  Negative twin: from a pipe the
 # fingerprints phase has no percentage, the buckets phase still has one
 # (it knows its total).  Skipped without tmux.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 20
+plan 17
 
 SOCK=psi-progress-$$
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
@@ -25,7 +26,7 @@ tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 if ! command -v tmux >/dev/null 2>&1 ||
     ! tm new-session -d -s keep -x 80 -y 5 "sleep 600" 2>"$T/tmux.err"; then
 	sed 's/^/# /' "$T/tmux.err" 2>/dev/null
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do
 		skip "no tmux, or it cannot start"
 	done
 	exit 0
@@ -139,17 +140,21 @@ check "negative twin: stderr a file, no progress line (no \\r at all)" \
 
 # ---- the OT engine: every draw of a holder's terminal -------------------
 # record NAME 'COMMAND': COMMAND in a terminal whose output all goes to
-# $T/NAME.tty (pipe-pane, set up before COMMAND starts); waits for it.
+# $T/NAME.tty (pipe-pane, set up before COMMAND starts), its pid in
+# $T/NAME.pid; waits until it ends or its buckets phase has drawn 5 times,
+# then stops it (the rest of the run is not what this test looks at).
 record() {
 	: >"$T/$1.tty"
-	tm new-session -d -s "$1" -x 150 -y 10 "env XDG_CONFIG_HOME='$XDG_CONFIG_HOME' sh -c 'while [ ! -e $T/$1.go ]; do sleep 0.05; done; $2; echo rc=\$?'; sleep 60"
+	tm new-session -d -s "$1" -x 150 -y 10 "env XDG_CONFIG_HOME='$XDG_CONFIG_HOME' sh -c 'while [ ! -e $T/$1.go ]; do sleep 0.05; done; $2 & echo \$! >$T/$1.pid; wait \$!; echo rc=\$?'; sleep 60"
 	tm pipe-pane -o -t "$1" "cat >>'$T/$1.tty'"
 	touch "$T/$1.go"
 	_i=0
 	while ! tr '\r' '\n' <"$T/$1.tty" | grep -q '^rc=' &&
-	    [ $_i -lt 3000 ]; do
+	    [ "$(draws "$1" buckets | wc -l)" -lt 5 ] && [ $_i -lt 3000 ]; do
 		sleep 0.1; _i=$((_i + 1))
 	done
+	kill "$(cat "$T/$1.pid")" 2>/dev/null
+	sleep 0.2
 	tm kill-session -t "$1"
 }
 # draws NAME PHASE: the lines drawn in phase PHASE, one a line
@@ -160,28 +165,30 @@ pcts() { sed -n 's/.*  \([0-9]*\)%  .*/\1/p'; }
 rising() { awk 'NR == 1 { a = $1 } $1 < p { bad = 1 } { p = $1 }
     END { exit !(NR >= 2 && !bad && p > a) }'; }
 
-awk 'BEGIN { for (i = 1; i <= 1200000; i++) print "user" i "@example.org" }' >"$T/oh"
-awk 'BEGIN { for (i = 1; i <= 2000; i += 2) print "user" i "@example.org" }' >"$T/oq"
+seq -f 'user%.0f@example.org' 1 4000000 >"$T/oh"
+seq -f 'user%.0f@example.org' 1 2 1999 >"$T/oq"
 for how in file pipe; do
 	port=$(free_port)
 	"$PSI" --peer "127.0.0.1:$port" --insecure -q --connect-timeout 60 \
 	    -o "$T/oq.$how.out" "$T/oq" 2>"$T/oq.$how.err" &
+	qpid=$!
 	if [ $how = file ]; then
 		record "ot$how" "\"$PSI\" --listen 127.0.0.1:$port --insecure -j1 --memory 8M --engine ot -o \"$T/oh.$how.out\" \"$T/oh\""
 	else
 		record "ot$how" "cat \"$T/oh\" | \"$PSI\" --listen 127.0.0.1:$port --insecure -j1 --memory 8M --engine ot -o \"$T/oh.$how.out\""
 	fi
+	kill $qpid 2>/dev/null
 	wait
 	f=$(draws "ot$how" fingerprints | wc -l)
 	fp=$(draws "ot$how" fingerprints | grep -c '%')
 	draws "ot$how" buckets | pcts >"$T/ot$how.bp"
 	b=$(wc -l <"$T/ot$how.bp")
-	draws "ot$how" fingerprints | sed "s/^/# $how: /"
+	draws "ot$how" '[a-zA-Z ]*' | grep -v 'warning:' | sed "s/^/# $how: /"
 	if [ $how = file ]; then
 		check "ot, from a file: the fingerprints phase draws ($f), each with the share read ($fp)" \
 		    test "$f" -ge 1 -a "$fp" -eq "$f"
-		check "... and the share read rises" sh -c \
-		    "[ $f -lt 2 ] || { tr '\\r' '\\n' <'$T/ot$how.tty' | grep '^psi-stream: fingerprints ' | sed -n 's/.*  \\([0-9]*\\)%  .*/\\1/p' | awk 'NR > 1 && \$1 < p { exit 1 } { p = \$1 }'; }"
+		check "... the share never falls, never over 100%" sh -c \
+		    "tr '\\r' '\\n' <'$T/ot$how.tty' | grep '^psi-stream: fingerprints ' | sed -n 's/.*  \\([0-9]*\\)%  .*/\\1/p' | awk '\$1 > 100 || (NR > 1 && \$1 < p) { exit 1 } { p = \$1 }'"
 	else
 		check "negative twin: from a pipe, fingerprints draws ($f) but no percentage ($fp)" \
 		    test "$f" -ge 1 -a "$fp" -eq 0
@@ -189,9 +196,5 @@ for how in file pipe; do
 	check "ot, $how: the buckets phase draws a percentage that rises ($b draws)" \
 	    rising <"$T/ot$how.bp"
 	check "... every buckets draw has one" test "$b" -eq "$(draws "ot$how" buckets | wc -l)"
-	is "... and the run is right (holder, querier)" \
-	    "$(wc -l <"$T/oh.$how.out" | tr -d ' ') $(wc -l <"$T/oq.$how.out" | tr -d ' ')" "1000 1000"
 done
-check "the percentage in a fingerprints draw is of the input read: never over 100" \
-    sh -c "! tr '\\r' '\\n' <'$T/otfile.tty' | grep '^psi-stream: fingerprints ' | grep -q ' [1-9][0-9][0-9]%'"
 done_testing
