@@ -57,6 +57,7 @@ struct channel {
 	uint64_t		 sent, received;
 	int			 failing;	/* inside ch_send_error */
 	int			 peer_gone;	/* EOF or reset seen */
+	int			 reset;		/* the EOF read_wire saw was a reset */
 	int			 first_pending;	/* initiator: no frame yet */
 	int			 authenticated;	/* ERROR frames may go out */
 	char			*refused_hint;	/* initiator: see ch_refused_hint */
@@ -274,8 +275,10 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 		ssize_t n = recv(ch->fd, buf + got, len - got, 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n < 0 && errno == ECONNRESET && got == 0 && eof_ok)
+		if (n < 0 && errno == ECONNRESET && got == 0 && eof_ok) {
+			ch->reset = 1;
 			return 1;	/* a reset between messages: like EOF */
+		}
 		if (n < 0) {
 			ch->peer_gone = 1;
 			return failed(ch, EXIT_NET, errno, "cannot receive from "
@@ -352,6 +355,17 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 		if (write_msg(ch, n) < 0)
 			return ch->received == 0 ? CH_NO_ANSWER : -1;
 		if ((m = read_msg(ch, 1)) <= 0) {
+			/* A clean close (not the reset of a listener that
+			 * went away with us in its queue) after reading our
+			 * message 1: it could not read it, which is what a
+			 * listener with a PSK does with one without.  No
+			 * retry: it would answer the same every time. */
+			if (m == 0 && !ch->reset && ch->received == 0 &&
+			    auth->psk == NULL)
+				return failed(ch, EXIT_AUTH, 0, "%s read our first "
+				    "handshake message and closed the connection: "
+				    "it wants a pre-shared key (--psk-file), or it "
+				    "is not a psi-stream listener", ch->peer);
 			if (m == 0)
 				failed(ch, EXIT_AUTH, 0, "%s closed the "
 				    "connection during the handshake", ch->peer);
@@ -362,8 +376,9 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
 		    NOISE_MAX_MSG, &n) < 0)
 			return failed(ch, EXIT_AUTH, 0, "handshake with %s "
-			    "failed: message 2 does not decrypt (not a "
-			    "psi-stream peer?)", ch->peer);
+			    "failed: message 2 does not decrypt (%s)", ch->peer,
+			    auth->psk ? "it has no --psk-file, or is not a "
+			    "psi-stream peer" : "not a psi-stream peer?");
 		if (auth->check_peer(auth->arg, noise_remote_static(hs), why,
 		    sizeof(why)) < 0)
 			return failed(ch, EXIT_AUTH, 0, "refusing %s: %s",
@@ -381,8 +396,9 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
 		    NOISE_MAX_MSG, &n) < 0)
 			return failed(ch, EXIT_AUTH, 0, "handshake with %s "
-			    "failed: bad message 1 (not a psi-stream peer?)",
-			    ch->peer);
+			    "failed: bad message 1 (%s)", ch->peer, auth->psk ?
+			    "no --psk-file there, or not a psi-stream peer" :
+			    "not a psi-stream peer?");
 		if (noise_write_message(hs, NULL, 0, ch->wire + 2,
 		    NOISE_MAX_MSG, &n) < 0)
 			return failed(ch, EXIT_PROTO, 0, "handshake: cannot "
@@ -392,8 +408,9 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 		if ((m = read_msg(ch, 1)) <= 0)
 			return m < 0 ? -1 : failed(ch, EXIT_AUTH, 0, "%s closed "
 			    "the connection during the handshake: it does not "
-			    "accept our key (check the fingerprint it reports)",
-			    ch->peer);
+			    "accept our key (check the fingerprint it reports)%s",
+			    ch->peer, auth->psk ? "" : ", or it has a --psk-file "
+			    "and we do not");
 		if (noise_read_message(hs, ch->wire + 2, (size_t)m, ch->plain,
 		    NOISE_MAX_MSG, &n) < 0)
 			return failed(ch, EXIT_AUTH, 0, "handshake with %s "

@@ -10,7 +10,7 @@
 # both sides with exit 5 naming both values; and a relay recording the
 # wire sees none of the input keys.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 70
+plan 74
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "secret-key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 200; i < 600; i++) printf "secret-key-%05d\n", i }' >"$T/b"
@@ -118,6 +118,20 @@ refused alinopsk "--identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T
     "-q --identity $T/alice --peer-key $T/bob.pub $T/a"
 is "... and alice without the PSK is refused too: both are needed (4 143)" \
     "$C_RC $L_RC" "4 143"
+# A PSK on one side only: the connector is told so at the first attempt
+# (the listener closes after message 1, or message 2 does not decrypt),
+# and does not retry until --connect-timeout.
+refused onlyl "--identity $T/bob --psk-file $T/psk $T/b" \
+    "-q --identity $T/alice $T/a"
+is "PSK on the listener only: the connector exits 4" "$C_RC" 4
+check "... saying the listener wants a --psk-file" \
+    grep -q "closed the connection: it wants a pre-shared key (--psk-file)" "$T/onlyl.c.err"
+is "... at the first attempt: the listener refused one connection" \
+    "$(grep -c 'bad message 1 (no --psk-file there' "$T/onlyl.l.err")" 1
+refused onlyc "--identity $T/bob --peer-key $T/alice.pub $T/b" \
+    "-q --identity $T/alice --psk-file $T/psk $T/a"
+is "PSK on the connector only: it exits 4, naming the PSK" \
+    "$C_RC $(grep -c 'it has no --psk-file' "$T/onlyc.c.err")" "4 1"
 pair alipsk "-q --identity $T/bob --peer-key $T/alice.pub --psk-file $T/psk $T/b" \
     "-q --identity $T/alice --peer-key $T/bob.pub --psk-file $T/psk $T/a"
 is "... twin: alice with the PSK gets in (0 0)" "$C_RC $L_RC" "0 0"
