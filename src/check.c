@@ -101,8 +101,9 @@ fold_mul(uint64_t a, uint64_t b)
  * 16-byte block with a multiply and a rotation (a bijection for a fixed
  * state, so equal-length keys that differ in one block never collide in
  * that lane), then one folded 128-bit multiplication of both lanes and
- * the last 1..16 bytes, the length, and a final avalanche.  Cheap enough to run on every key; not meant to
- * resist chosen inputs (a skewed estimate is the worst that can happen).
+ * the last 1..16 bytes, the length, and a final avalanche.  Cheap enough
+ * to run on every key; not meant to resist chosen inputs (a skewed
+ * estimate is the worst that can happen).
  */
 static uint64_t
 key_hash(const uint8_t *p, size_t n)

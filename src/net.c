@@ -4,8 +4,8 @@
  * Everything here is blocking but bounded in time: accept() is preceded by
  * poll() up to the caller's deadline (the listening socket stays open
  * between attempts, so run.c can go back to it after a stranger), and
- * connect() runs non-blocking under
- * poll() so that one attempt never outlives the overall connect timeout.
+ * connect() runs non-blocking under poll() so that one attempt never
+ * outlives the overall connect timeout.
  * A refused or unreachable peer is retried with backoff; so is a name the
  * resolver cannot look up yet (EAI_AGAIN: DNS may come up late at boot),
  * but not one it says does not exist (EAI_NONAME): that is a typo, and
