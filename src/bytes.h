@@ -7,7 +7,9 @@
  *	put_u16/u32/u64,
  *	get_u32/u64		big-endian: frame payloads, the wire format
  *				(doc/PROTOCOL.md) and OPRF length prefixes
- *	load_be64		big-endian, for numbers that order like memcmp
+ *	load_be64,
+ *	load/store_be128	big-endian, for numbers that order like memcmp
+ *				(fingerprints, OT engine values)
  *	put_le32/get_le32,
  *	load_le64/store_le64	little-endian: the temporary-file formats
  *				(spillfile.h, varint.h)
@@ -62,5 +64,18 @@ BYTES_STORE(store_le64, uint64_t, htole64)
 BYTES_LOAD(load_le64, uint64_t, le64toh)
 BYTES_LOAD(load_host64, uint64_t, BYTES_HOST)
 BYTES_LOAD(load_host32, uint32_t, BYTES_HOST)
+
+static inline u128
+load_be128(const uint8_t *p)
+{
+	return (u128)get_u64(p) << 64 | get_u64(p + 8);
+}
+
+static inline void
+store_be128(uint8_t *p, u128 v)
+{
+	put_u64(p, (uint64_t)(v >> 64));
+	put_u64(p + 8, (uint64_t)v);
+}
 
 #endif

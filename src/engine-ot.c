@@ -129,16 +129,6 @@ derive_seeds(struct seeds *sd, const uint8_t *hs)
 	derive(sd->code, sizeof(sd->code), "psi-stream ot code", hs);
 }
 
-static u128
-be128(const uint8_t *p)
-{
-	u128 v = 0;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static uint64_t
 test_target(void)
@@ -527,7 +517,7 @@ querier_bucket(struct engine_ctx *ctx, struct stream *st, uint64_t b,
 	send_rows(ctx, b, q->corr, z->bins);
 	for (j = 0; j < z->bins; j++)
 		if ((slot = cuckoo_bin(ck, j, &h)) != CUCKOO_EMPTY)
-			val[slot] = be128(q->out + j * KKRT_OUT);
+			val[slot] = load_be128(q->out + j * KKRT_OUT);
 	n = cuckoo_count(ck);
 	for (j = 0; j < n; j++)
 		ctx->emit(ctx->sess, val[j], first[j]);
@@ -654,8 +644,8 @@ job_heval(void *arg, size_t lo, size_t hi)
 		    out);
 		for (j = 0; j < n; j++)
 			for (k = 0; k < 3; k++)
-				h->val[3 * at[j] + k] = be128(out + (3 * j + k)
-				    * KKRT_OUT);
+				h->val[3 * at[j] + k] = load_be128(out +
+				    (3 * j + k) * KKRT_OUT);
 	}
 	sodium_memzero(out, sizeof(out));
 	return 0;

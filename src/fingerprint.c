@@ -27,11 +27,6 @@ fp_init(struct fpctx *c, const uint8_t *seed)
 	crypto_generichash_update(&c->st, c->pre, n);
 }
 
-static u128
-be_fp(const uint8_t h[16])
-{
-	return (u128)get_u64(h) << 64 | get_u64(h + 8);
-}
 
 u128
 fp_key(const struct fpctx *c, const uint8_t *key, size_t len)
@@ -43,7 +38,7 @@ fp_key(const struct fpctx *c, const uint8_t *key, size_t len)
 	memcpy(&st, &c->st, sizeof(st));
 	crypto_generichash_update(&st, key, len);
 	crypto_generichash_final(&st, h, sizeof(h));
-	f = be_fp(h);
+	f = load_be128(h);
 	sodium_memzero(&st, sizeof(st));
 	return f;
 }
@@ -59,7 +54,7 @@ fp_keys(const struct fpctx *c, size_t n, const uint8_t *buf,
 		if (k == FCH || (i == n && k > 0)) {
 			blake2bx(h, 16, slot, len, k);
 			for (j = 0; j < k; j++)
-				f[at[j]] = be_fp(h + 16 * j);
+				f[at[j]] = load_be128(h + 16 * j);
 			k = 0;
 		}
 		if (i == n)
@@ -81,8 +76,7 @@ fp_keys(const struct fpctx *c, size_t n, const uint8_t *buf,
 void
 fp_bytes(u128 f, uint8_t out[16])
 {
-	put_u64(out, (uint64_t)(f >> 64));
-	put_u64(out + 8, (uint64_t)f);
+	store_be128(out, f);
 }
 
 uint64_t
