@@ -73,6 +73,7 @@
 #include "baseot.h"
 #include "bucket.h"
 #include "channel.h"
+#include "cpu.h"
 #include "cuckoo.h"
 #include "engine-ot.h"
 #include "fingerprint.h"
@@ -247,8 +248,20 @@ sorter_share(const struct engine_ctx *ctx, uint64_t target, int querier)
 		fatal(EXIT_USAGE, "OT engine: a bucket of up to %" PRIu64
 		    " bins needs %" PRIu64 " KiB and the sorter %zu KiB, more "
 		    "than the engine's %zu KiB share of --memory: raise "
-		    "--memory", bins, need >> 10, sorter_min_memory() >> 10, ctx->mem >> 10);
+		    "--memory", bins, need >> 10, sorter_min_memory() >> 10,
+		    ctx->mem >> 10);
 	return (size_t)(ctx->mem - need);
+}
+
+/* -vv: the SIMD paths this process takes (cpu.h), so a test or a user
+ * can see PSI_STREAM_PORTABLE=1 at work; the outputs never show it. */
+static void
+log_paths(void)
+{
+	unsigned f = cpu_features();
+
+	vlog(2, "OT engine: %s paths", (f & CPU_AVX512) ? "AVX-512 and AVX2" :
+	    (f & CPU_AVX2) ? "AVX2" : "portable");
 }
 
 /* Pull every key; returns how many, *out the finished sorter. */
@@ -264,6 +277,7 @@ collect(struct engine_ctx *ctx, const struct seeds *sd, uint64_t target,
 	uint64_t n = 0;
 	size_t i;
 
+	log_paths();
 	sorter_set_pool(s, ctx->pool);
 	fp_init(&fc, sd->fp);
 	while (ctx->next_keys(ctx->sess, kb, KEY_BATCH) > 0) {

@@ -18,12 +18,14 @@
 # keys one byte apart never match, and the ot-equals-dh check is seen to
 # fail on outputs that differ.  Mixed code paths: one side with
 # PSI_STREAM_PORTABLE=1 (libsodium hashing, portable transpose), the other
-# with its CPU's SIMD paths, both ways round; outputs equal dh's.
+# with its CPU's SIMD paths, both ways round; outputs equal dh's and the
+# all-SIMD ot run's, and -vv shows each side's paths (portable on the
+# wrapped side, AVX2 or more on the other where the CPU has it).
 #
 # Until the build has --engine ot, every ot check is a TAP SKIP saying
 # so, and the dh checks still run.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 111
+plan 115
 
 # Which engines this build has: an unknown --engine name makes it list
 # the built-in ones ("built in: dh, ot") and exit 1 before any network.
@@ -331,25 +333,44 @@ for _e in dh ot; do
 	is "keys one byte apart, $_e: both exit 0, no output" \
 	    "$C_RC $L_RC $(cat "$T/x.$_e.c.out" "$T/x.$_e.l.out" | wc -c)" "0 0 0"
 done
-# ---- mixed code paths (2 checks) ------------------------------------------
+# ---- mixed code paths (6 checks) ------------------------------------------
 # A wrapper gives one side (the querier: --peer, or the holder: --listen)
-# the portable paths; the values on the wire must not change.
+# the portable paths; the values on the wire must not change: the outputs
+# are dh's and those of the all-SIMD ot run.  With -vv each side names
+# its paths: the wrapped side "portable", the other this CPU's (AVX2 or
+# more where /proc/cpuinfo has avx2: the variable really switched).
+simd=no
+grep -qw avx2 /proc/cpuinfo 2>/dev/null && simd=yes
 for _side in peer listen; do
 	if [ "$has_ot" = no ]; then
 		skip "portable --$_side side, ot = dh: $NOOT"
+		skip "... -vv names the paths: $NOOT"
+		skip "... the other side's: $NOOT"
 		continue
 	fi
 	printf '#!/bin/sh\n[ "$1" = --%s ] && PSI_STREAM_PORTABLE=1 && export PSI_STREAM_PORTABLE\nexec "%s" "$@"\n' \
 	    "$_side" "$PSI" >"$T/mixed.sh"
 	chmod +x "$T/mixed.sh"
 	_psi=$PSI PSI=$T/mixed.sh
-	pair "m.$_side" "--insecure -q --engine ot $T/s999.h" \
-	    "--insecure -q --engine ot $T/s999.q"
+	pair "m.$_side" "--insecure -vv --engine ot $T/s999.h" \
+	    "--insecure -vv --engine ot $T/s999.q"
 	PSI=$_psi
-	check "portable paths on the --$_side side only: exit 0, ot's outputs are dh's" \
+	check "portable paths on the --$_side side only: exit 0, ot's outputs are dh's and all-SIMD ot's" \
 	    test "$C_RC $L_RC" = "0 0" -a "$(cksum <"$T/m.$_side.c.out")" = \
 	    "$(cksum <"$T/$id999.dh.c.out")" -a "$(cksum <"$T/m.$_side.l.out")" = \
-	    "$(cksum <"$T/$id999.dh.l.out")"
+	    "$(cksum <"$T/$id999.dh.l.out")" -a "$(cksum <"$T/m.$_side.c.out")" = \
+	    "$(cksum <"$T/$id999.ot.c.out")" -a "$(cksum <"$T/m.$_side.l.out")" = \
+	    "$(cksum <"$T/$id999.ot.l.out")"
+	_p=c _o=l
+	[ $_side = listen ] && _p=l _o=c
+	check "... -vv: the portable side says so" \
+	    grep -q 'OT engine: portable paths' "$T/m.$_side.$_p.err"
+	if [ $simd = yes ]; then
+		check "... the other side names its SIMD paths (the variable switched)" \
+		    grep -q 'OT engine: .*AVX2 paths' "$T/m.$_side.$_o.err"
+	else
+		skip "... the other side's SIMD paths: this CPU has no AVX2"
+	fi
 done
 differ() { ! same_outputs "$@"; }
 check "the ot = dh check fails on outputs that differ" differ "$id999.dh" "$id1001.dh"
