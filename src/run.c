@@ -170,7 +170,7 @@ record_new_peer(struct policy *pol)
 }
 
 /* The whole handshake gets one deadline: this, or --timeout if smaller. */
-#define HANDSHAKE_SECS	10.0
+#define HANDSHAKE_SECS	5.0
 /* Refused attempts: the first LOG_BURST are logged, then one per
  * LOG_EVERY seconds, so a scan cannot flood the log. */
 #define LOG_BURST	10
@@ -189,7 +189,7 @@ handshake_secs(const struct run_opts *ro)
 static double
 connector_handshake_secs(const struct run_opts *ro)
 {
-	double secs = HANDSHAKE_SECS + 5;
+	double secs = HANDSHAKE_SECS + 3;
 
 	return ro->timeout < secs ? ro->timeout : secs;
 }
