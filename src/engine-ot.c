@@ -43,23 +43,29 @@
  *
  * Threads: fingerprints, superblocks of a bucket (kkrt_*_block) and the
  * holder's evaluations run on the pool; frames are sent and received on
- * the calling thread only.  The holder receives bucket b + 1's rows while
- * the pool's other threads evaluate its last batch of bucket b
- * (pool_start, pool_wait), so the channel's reading and decryption do not
- * leave a core idle.
+ * the calling thread only, overlapped with the pool's other threads
+ * (pool_start, pool_wait): the querier fills bucket b + 1's cuckoo table
+ * while they compute bucket b, and sends b's rows and emits its values
+ * while they compute b + 1; the holder receives bucket b + 1's rows while
+ * they evaluate its last batch of bucket b.  So the channel's encryption
+ * and the serial steps do not leave a core idle (two buckets in flight:
+ * see Memory; with one, they take turns).
  *
  * Memory: ctx->mem holds the bucket arrays and the fingerprint sorter.
  * The arrays are set aside first, for the largest bucket any counts can
  * give (bucket_bins_worst(): 6,954 bins at 2^12 keys a bucket): the
  * querier's take 101 bytes a bin and 56 a slot (1.1 MiB), the holder's
- * 128 bytes a bin (q rows, and the next bucket's corrections arriving
- * while the last batch is evaluated) plus 0.3 MiB of evaluation batch
- * (1.1 MiB);
- * the sorter gets the rest.  A share that cannot hold both (only with a
- * large PSI_STREAM_TEST_OT_BUCKET: the smallest --memory has room) is
- * exit 1 before OT_COUNT.  Outside ctx->mem: 1 MiB of scratch per busy thread and
- * the frame buffer, in the engine's reserve.  Duplicates of
- * a key in the querier's bucket are parked in a recspill (12 bytes each,
+ * 64 bytes a bin (q rows) plus 0.3 MiB of evaluation batch (0.7 MiB);
+ * with two buckets in flight (see Threads; only where the second set
+ * costs at most an eighth of ctx->mem: from --memory 26M on the
+ * querier, 13M on the holder, at the default bucket size) the querier's
+ * twice, the holder's 64 bytes a bin more for the next
+ * bucket's corrections arriving.  The sorter gets the rest.  A
+ * share that cannot hold both (only with a large
+ * PSI_STREAM_TEST_OT_BUCKET: the smallest --memory has room) is exit 1
+ * before OT_COUNT.  Outside ctx->mem: 1 MiB of scratch per busy thread
+ * and the frame buffer, in the engine's reserve.  Duplicates of a key in
+ * the querier's bucket are parked in a recspill (12 bytes each,
  * compressed, on disk) until the bucket's values are known.
  */
 #include <inttypes.h>
@@ -93,7 +99,7 @@
 #define OT_RESERVE	(4u << 20)
 #define Q_BIN_BYTES	(KKRT_FP + 1 + KKRT_ROW + KKRT_OUT + 4)
 #define Q_SLOT_BYTES	(sizeof(u128) + 8 + 32)
-#define H_BIN_BYTES	(2 * KKRT_ROW)	/* this bucket's and the next's */
+#define H_BIN_BYTES	KKRT_ROW
 #define H_FIXED_BYTES	(EVAL_CHUNK * (sizeof(u128) * 4 + 1 + 8))
 
 struct seeds {
@@ -228,12 +234,25 @@ job_fp(void *arg, size_t lo, size_t hi)
 	return 0;
 }
 
-/* Bytes of ctx->mem one bucket of `bins' bins takes on our side. */
+/* Bytes of ctx->mem the arrays for `sets' buckets of `bins' bins in
+ * flight take on our side. */
 static uint64_t
-bucket_bytes(uint64_t bins, int querier)
+bucket_bytes(uint64_t bins, int querier, unsigned sets)
 {
-	return querier ? bins * (Q_BIN_BYTES + Q_SLOT_BYTES) :
-	    bins * H_BIN_BYTES + H_FIXED_BYTES;
+	return querier ? sets * bins * (Q_BIN_BYTES + Q_SLOT_BYTES) :
+	    sets * bins * H_BIN_BYTES + H_FIXED_BYTES;
+}
+
+/* Buckets in flight: 2 (overlapping the channel and the serial steps with
+ * the pool) when the second set of arrays costs at most an eighth of
+ * ctx->mem, else 1 (a small --memory keeps its sorter's share). */
+static unsigned
+in_flight(const struct engine_ctx *ctx, uint64_t target, int querier)
+{
+	uint64_t bins = bucket_bins_worst(target);
+
+	return bucket_bytes(bins, querier, 2) - bucket_bytes(bins, querier, 1)
+	    <= ctx->mem / 8 ? 2 : 1;
 }
 
 /* What ctx->mem leaves the fingerprint sorter once the largest bucket any
@@ -242,7 +261,7 @@ static size_t
 sorter_share(const struct engine_ctx *ctx, uint64_t target, int querier)
 {
 	uint64_t bins = bucket_bins_worst(target),
-	    need = bucket_bytes(bins, querier);
+	    need = bucket_bytes(bins, querier, in_flight(ctx, target, querier));
 
 	if (need > ctx->mem || ctx->mem - need < sorter_min_memory())
 		fatal(EXIT_USAGE, "OT engine: a bucket of up to %" PRIu64
@@ -504,42 +523,133 @@ querier_fill(struct engine_ctx *ctx, struct stream *st, uint64_t b,
 	}
 }
 
+/* One bucket in flight on the querier: its cuckoo table and arrays. */
+struct qset {
+	struct qbucket	 q;
+	struct cuckoo	*ck;
+	u128		*val;		/* load: a slot's value */
+	uint64_t	*first;		/* load: a slot's first record */
+	struct recspill	*dups;		/* the bucket's repeated keys */
+};
+
 static void
-querier_bucket(struct engine_ctx *ctx, struct stream *st, uint64_t b,
-    const struct ot_sizes *z, struct cuckoo *ck, struct qbucket *q,
-    u128 *val, uint64_t *first)
+qset_init(struct qset *s, const struct ot_sizes *z,
+    const struct kkrt_querier *kq, const uint8_t *cuckoo_key)
 {
-	struct recspill *dups = NULL;
+	memset(s, 0, sizeof(*s));
+	s->ck = cuckoo_new(z->load, z->bins, cuckoo_key);
+	s->q.kq = kq;
+	s->q.bins = z->bins;
+	s->q.fp = xcalloc(z->bins, KKRT_FP);
+	s->q.hidx = xmalloc(z->bins);
+	s->q.corr = xmalloc(z->bins * KKRT_ROW);
+	s->q.out = xmalloc(z->bins * KKRT_OUT);
+	s->val = xcalloc(z->load, sizeof(*s->val));
+	s->first = xcalloc(z->load, sizeof(*s->first));
+}
+
+static void
+qset_free(struct qset *s, const struct ot_sizes *z)
+{
+	sodium_memzero(s->q.out, z->bins * KKRT_OUT);
+	sodium_memzero(s->val, z->load * sizeof(*s->val));
+	free(s->q.fp);
+	free(s->q.hidx);
+	free(s->q.corr);
+	free(s->q.out);
+	free(s->val);
+	free(s->first);
+	cuckoo_free(s->ck);
+}
+
+/* Bucket b's keys into the set's cuckoo table and its bins' inputs. */
+static void
+querier_prep(struct engine_ctx *ctx, struct stream *st, uint64_t b,
+    const struct ot_sizes *z, struct qset *s)
+{
+	uint64_t j;
+	uint32_t slot;
+	unsigned h;
+
+	cuckoo_clear(s->ck);
+	s->dups = NULL;
+	querier_fill(ctx, st, b, z, s->ck, s->first, &s->dups);
+	for (j = 0; j < z->bins; j++) {
+		slot = cuckoo_bin(s->ck, j, &h);
+		s->q.hidx[j] = slot == CUCKOO_EMPTY ? KKRT_EMPTY : (uint8_t)h;
+		if (slot != CUCKOO_EMPTY)
+			fp_bytes(cuckoo_fp(s->ck, slot), s->q.fp + j * KKRT_FP);
+	}
+	s->q.bucket = b;
+}
+
+/* The set's bucket is computed: send its rows, emit its values. */
+static void
+querier_done(struct engine_ctx *ctx, const struct ot_sizes *z,
+    struct qset *s)
+{
 	const uint8_t *rec;
 	size_t len;
 	uint64_t j, n;
 	uint32_t slot;
 	unsigned h;
 
-	cuckoo_clear(ck);
-	querier_fill(ctx, st, b, z, ck, first, &dups);
-	for (j = 0; j < z->bins; j++) {
-		slot = cuckoo_bin(ck, j, &h);
-		q->hidx[j] = slot == CUCKOO_EMPTY ? KKRT_EMPTY : (uint8_t)h;
-		if (slot != CUCKOO_EMPTY)
-			fp_bytes(cuckoo_fp(ck, slot), q->fp + j * KKRT_FP);
-	}
-	q->bucket = b;
-	if (pool_run(ctx->pool, job_qblock, q,
-	    (z->bins + KKRT_SB - 1) / KKRT_SB) < 0)
-		fatal(EXIT_IO, "OT extension failed");
-	send_rows(ctx, b, q->corr, z->bins);
+	send_rows(ctx, s->q.bucket, s->q.corr, z->bins);
 	for (j = 0; j < z->bins; j++)
-		if ((slot = cuckoo_bin(ck, j, &h)) != CUCKOO_EMPTY)
-			val[slot] = load_be128(q->out + j * KKRT_OUT);
-	n = cuckoo_count(ck);
+		if ((slot = cuckoo_bin(s->ck, j, &h)) != CUCKOO_EMPTY)
+			s->val[slot] = load_be128(s->q.out + j * KKRT_OUT);
+	n = cuckoo_count(s->ck);
 	for (j = 0; j < n; j++)
-		ctx->emit(ctx->sess, val[j], first[j]);
-	if (dups != NULL) {
-		recspill_rewind(dups);
-		while (recspill_next(dups, &rec, &len))
-			ctx->emit(ctx->sess, val[get_u32(rec)], get_u64(rec + 4));
-		recspill_free(dups);
+		ctx->emit(ctx->sess, s->val[j], s->first[j]);
+	if (s->dups != NULL) {
+		recspill_rewind(s->dups);
+		while (recspill_next(s->dups, &rec, &len))
+			ctx->emit(ctx->sess, s->val[get_u32(rec)],
+			    get_u64(rec + 4));
+		recspill_free(s->dups);
+		s->dups = NULL;
+	}
+}
+
+static void
+querier_start_block(struct engine_ctx *ctx, const struct ot_sizes *z,
+    struct qset *s)
+{
+	pool_start(ctx->pool, job_qblock, &s->q,
+	    (z->bins + KKRT_SB - 1) / KKRT_SB);
+}
+
+/*
+ * The buckets.  With two in flight: while the pool's other threads
+ * compute bucket b's rows, this thread fills bucket b + 1's cuckoo table,
+ * then, once b + 1 is handed to the pool, sends b's rows and emits its
+ * values.  With one, each bucket in turn.
+ */
+static void
+querier_buckets(struct engine_ctx *ctx, struct stream *st,
+    const struct ot_sizes *z, struct qset *set, unsigned sets)
+{
+	uint64_t b;
+	struct qset *cur, *nxt;
+
+	querier_prep(ctx, st, 0, z, &set[0]);
+	querier_start_block(ctx, z, &set[0]);
+	for (b = 0; b < z->buckets; b++) {
+		cur = &set[sets == 2 ? b & 1 : 0];
+		nxt = &set[sets == 2 ? (b + 1) & 1 : 0];
+		if (b + 1 < z->buckets && sets == 2)
+			querier_prep(ctx, st, b + 1, z, nxt);
+		if (pool_wait(ctx->pool) < 0)
+			fatal(EXIT_IO, "OT extension failed");
+		if (b + 1 < z->buckets && sets == 2)
+			querier_start_block(ctx, z, nxt);
+		querier_done(ctx, z, cur);
+		if (b + 1 < z->buckets && sets == 1) {
+			querier_prep(ctx, st, b + 1, z, nxt);
+			querier_start_block(ctx, z, nxt);
+		}
+		progress_set(b + 1);
+		ch_keepalive(ctx->ch);
 	}
 }
 
@@ -550,10 +660,9 @@ querier_start(struct engine_ctx *ctx)
 	struct ot_sizes z;
 	struct stream st = { 0 };
 	struct kkrt_querier *kq;
-	struct cuckoo *ck;
-	struct qbucket q = { 0 };
-	u128 *val;
-	uint64_t *first, n, b, target;
+	struct qset set[2];
+	uint64_t n, target;
+	unsigned sets, i;
 
 	derive_seeds(&sd, ctx->hs_hash);
 	stats_phase("fingerprint");
@@ -574,29 +683,12 @@ querier_start(struct engine_ctx *ctx)
 	progress_phase("buckets", z.buckets);
 	st.buckets = z.buckets;
 	if (z.bins > 0) {
-		ck = cuckoo_new(z.load, z.bins, sd.cuckoo);
-		q.kq = kq;
-		q.bins = z.bins;
-		q.fp = xcalloc(z.bins, KKRT_FP);
-		q.hidx = xmalloc(z.bins);
-		q.corr = xmalloc(z.bins * KKRT_ROW);
-		q.out = xmalloc(z.bins * KKRT_OUT);
-		val = xcalloc(z.load, sizeof(*val));
-		first = xcalloc(z.load, sizeof(*first));
-		for (b = 0; b < z.buckets; b++) {
-			querier_bucket(ctx, &st, b, &z, ck, &q, val, first);
-			progress_set(b + 1);
-			ch_keepalive(ctx->ch);
-		}
-		sodium_memzero(q.out, z.bins * KKRT_OUT);
-		sodium_memzero(val, z.load * sizeof(*val));
-		free(q.fp);
-		free(q.hidx);
-		free(q.corr);
-		free(q.out);
-		free(val);
-		free(first);
-		cuckoo_free(ck);
+		sets = in_flight(ctx, target, 1);
+		for (i = 0; i < sets; i++)
+			qset_init(&set[i], &z, kq, sd.cuckoo);
+		querier_buckets(ctx, &st, &z, set, sets);
+		for (i = 0; i < sets; i++)
+			qset_free(&set[i], &z);
 	}
 	kkrt_querier_free(kq);
 	scratch_release();
@@ -721,9 +813,10 @@ holder_rows(struct engine_ctx *ctx, struct hbucket *h)
 
 /*
  * Evaluate our keys of bucket h->bucket (its q rows ready) and emit their
- * values.  With more buckets to come, the last batch is evaluated by the
- * pool's other threads while this one receives the next bucket's rows
- * into h->qnext; then the two swap and the next bucket's rows are made.
+ * values; with more buckets to come, receive the next one's rows and make
+ * its q rows.  With two buckets in flight (h->qnext), the last batch is
+ * evaluated by the pool's other threads while this one receives the next
+ * bucket's rows into h->qnext, then the two swap.
  */
 static void
 holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
@@ -740,7 +833,7 @@ holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
 				break;
 		for (i = 0; i < n; i++)
 			h->dup[i] = i > 0 && h->f[i] == h->f[i - 1];
-		if (!more && next) {
+		if (!more && next && h->qnext != NULL) {
 			pool_start(ctx->pool, job_heval, h, n);
 			holder_recv(ctx, h->qnext, h->bucket + 1, h->bins);
 			rc = pool_wait(ctx->pool);
@@ -758,10 +851,13 @@ holder_bucket(struct engine_ctx *ctx, struct stream *st, struct hbucket *h,
 		}
 		ch_keepalive(ctx->ch);
 	}
-	if (next) {
+	if (next && h->qnext != NULL) {
 		t = h->q;
 		h->q = h->qnext;
 		h->qnext = t;
+	} else if (next)
+		holder_recv(ctx, h->q, h->bucket + 1, h->bins);
+	if (next) {
 		h->bucket++;
 		holder_rows(ctx, h);
 	}
@@ -816,7 +912,8 @@ holder_start(struct engine_ctx *ctx)
 		h.cuckoo_key = sd.cuckoo;
 		h.bins = z.bins;
 		h.q = xmalloc(z.bins * KKRT_ROW);
-		h.qnext = xmalloc(z.bins * KKRT_ROW);
+		if (in_flight(ctx, target, 0) == 2)
+			h.qnext = xmalloc(z.bins * KKRT_ROW);
 		h.f = xcalloc(EVAL_CHUNK, sizeof(*h.f));
 		h.dup = xcalloc(EVAL_CHUNK, 1);
 		h.val = xcalloc(3 * EVAL_CHUNK, sizeof(*h.val));
@@ -829,7 +926,8 @@ holder_start(struct engine_ctx *ctx)
 			progress_set(b + 1);
 		}
 		sodium_memzero(h.q, z.bins * KKRT_ROW);
-		sodium_memzero(h.qnext, z.bins * KKRT_ROW);
+		if (h.qnext != NULL)
+			sodium_memzero(h.qnext, z.bins * KKRT_ROW);
 		free(h.q);
 		free(h.qnext);
 		free(h.f);
