@@ -1,8 +1,9 @@
 /*
  * fuzz_otframes.c: libFuzzer target for the checks the OT engine applies
  * to the peer's frames (src/engine-ot.c): ot_corr_check() on OT_CORR and
- * ot_params_check() on OT_PARAMS.  (OT_COUNT goes through
- * engine_recv_count, the base-OT points through fuzz_baseot.)
+ * ot_params_check() on OT_PARAMS.  (OT_COUNT, one u64 count, is checked
+ * for its length and by engine_peer_keys; the base-OT points go through
+ * fuzz_baseot.)
  *
  * Input: u8 mode, u16 bins, u16 off, u8 bucket, then the payload.
  * mode & 1 = 0: OT_CORR expected for (bucket, off % bins, bins + 1 rows);
