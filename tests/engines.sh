@@ -6,8 +6,8 @@
 # byte, and ot's outputs must equal dh's.  Cases: sizes from 1 to 4,097
 # that are not powers of two; sizes just below, at and above bucket
 # thresholds (moved down to 256 keys by the PSI_STREAM_TEST_OT_BUCKET
-# hook), many tiny buckets (target 16), and the real 2^16 threshold (ot
-# only: dh would take seconds); empty inputs on either side and both;
+# hook), many tiny buckets (target 16), and the real 2^12 threshold (4,096
+# keys, one bucket; 4,097 make two); empty inputs on either side and both;
 # disjoint, identical and nested sets; heavy duplicates on both sides;
 # unbalanced 1:1000 both ways; CRLF, a last line without newline, empty
 # lines, non-ASCII and long keys; --key-field with tabs, --delimiter,
@@ -25,7 +25,7 @@
 # Until the build has --engine ot, every ot check is a TAP SKIP saying
 # so, and the dh checks still run.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 115
+plan 117
 
 # Which engines this build has: an unknown --engine name makes it list
 # the built-in ones ("built in: dh, ot") and exit 1 before any network.
@@ -141,7 +141,7 @@ case_sets s2047 2047 2049 1023
 case_sets s4097 4097 333 300
 is "ground truth of 1001 x 4097: 500 common keys" "$(wc -l <"$T/s1001.qw")" 500
 
-# ---- bucket thresholds, moved to 256 keys; tiny buckets (5 cases, 15) ----
+# ---- bucket thresholds, moved to 256 keys; tiny buckets; 4096 (6 cases, 18)
 PSI_STREAM_TEST_OT_BUCKET=256; export PSI_STREAM_TEST_OT_BUCKET
 case_sets b255 255 255 100
 case_sets b256 256 256 128
@@ -150,10 +150,9 @@ case_sets b513 100 513 99
 PSI_STREAM_TEST_OT_BUCKET=16
 case_sets tiny 2000 1999 700
 unset PSI_STREAM_TEST_OT_BUCKET
-# The real threshold: 2^16 + 1 querier keys make two buckets.
-sets t65537 65537 70 60
-ONLY=ot each "t65537: 65537 x 70 (ot only)" "" "$T/t65537.q" "$T/t65537.h" \
-    "$T/t65537.qw" "$T/t65537.hw"
+# The real threshold: 2^12 querier keys are one bucket (4097 x 333 above
+# are two).
+case_sets t4096 4096 70 60
 
 # ---- empty, disjoint, identical, nested (7 cases, 21) ----------------------
 : >"$T/empty"
