@@ -449,12 +449,10 @@ job_qblock(void *arg, size_t lo, size_t hi)
 static struct kkrt_querier *
 querier_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 {
-	uint8_t *keys = sodium_malloc(2 * NOTS * BASEOT_KEY);
+	uint8_t *keys = xsodium_malloc(2 * NOTS * BASEOT_KEY);
 	struct baseot_sender *snd;
 	struct kkrt_querier *kq;
 
-	if (keys == NULL)
-		fatal(EXIT_IO, "out of secure memory for the base OTs");
 	snd = baseot_sender_new(ctx->frame, NULL);
 	ch_send(ctx->ch, FR_OT_BASE_A, ctx->frame, BASEOT_POINT);
 	if (ch_expect(ctx->ch, FR_OT_BASE_B, ctx->frame) != NOTS * BASEOT_POINT)
@@ -760,12 +758,10 @@ job_heval(void *arg, size_t lo, size_t hi)
 static struct kkrt_holder *
 holder_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 {
-	uint8_t *sec = sodium_malloc(KKRT_ROW + NOTS * BASEOT_KEY);
+	uint8_t *sec = xsodium_malloc(KKRT_ROW + NOTS * BASEOT_KEY);
 	uint8_t A[BASEOT_POINT];
 	struct kkrt_holder *kh;
 
-	if (sec == NULL)
-		fatal(EXIT_IO, "out of secure memory for the base OTs");
 	randombytes_buf(sec, KKRT_ROW);		/* s */
 	if (ch_expect(ctx->ch, FR_OT_BASE_A, ctx->frame) != BASEOT_POINT)
 		fatal(EXIT_PROTO, "malformed OT_BASE_A from peer (not one "

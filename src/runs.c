@@ -12,7 +12,8 @@
  *
  * Fails: a budget under the kind's minimum or too small for the plan
  * (exit 1, "memory budget too small"), add after finish or finish twice
- * (internal error, exit 2), temporary files as in spillfile.h (exit 2).
+ * (an internal error: bug(), exit 7), temporary files as in spillfile.h
+ * (exit 2).
  */
 #define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_estimateDCtxSize */
 
