@@ -114,11 +114,19 @@ baseot_sender_keys(const struct baseot_sender *s,
     const uint8_t sid[BASEOT_SID], const uint8_t *B, size_t n,
     uint8_t *keys0, uint8_t *keys1)
 {
+	return baseot_sender_keys_range(s, sid, B, 0, n, keys0, keys1);
+}
+
+int
+baseot_sender_keys_range(const struct baseot_sender *s,
+    const uint8_t sid[BASEOT_SID], const uint8_t *B, size_t lo, size_t hi,
+    uint8_t *keys0, uint8_t *keys1)
+{
 	uint8_t P[BASEOT_POINT], P1[BASEOT_POINT];
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < n; i++) {
+	for (i = lo; i < hi; i++) {
 		if (crypto_scalarmult_ristretto255(P, s->a,
 		    B + i * BASEOT_POINT) != 0) {
 			rc = -1;
@@ -134,8 +142,8 @@ baseot_sender_keys(const struct baseot_sender *s,
 	sodium_memzero(P, sizeof(P));
 	sodium_memzero(P1, sizeof(P1));
 	if (rc != 0) {
-		sodium_memzero(keys0, n * BASEOT_KEY);
-		sodium_memzero(keys1, n * BASEOT_KEY);
+		sodium_memzero(keys0 + lo * BASEOT_KEY, (hi - lo) * BASEOT_KEY);
+		sodium_memzero(keys1 + lo * BASEOT_KEY, (hi - lo) * BASEOT_KEY);
 	}
 	return rc;
 }
@@ -145,12 +153,20 @@ baseot_receive(const uint8_t sid[BASEOT_SID], const uint8_t A[BASEOT_POINT],
     const uint8_t *c, size_t n, uint8_t *B, uint8_t *keys,
     const uint8_t *seed32)
 {
+	return baseot_receive_range(sid, A, c, 0, n, B, keys, seed32);
+}
+
+int
+baseot_receive_range(const uint8_t sid[BASEOT_SID],
+    const uint8_t A[BASEOT_POINT], const uint8_t *c, size_t lo, size_t hi,
+    uint8_t *B, uint8_t *keys, const uint8_t *seed32)
+{
 	uint8_t b[SCALAR], X[BASEOT_POINT], Y[BASEOT_POINT], P[BASEOT_POINT];
 	uint8_t mask;
 	size_t i, j;
 	int rc = 0;
 
-	for (i = 0; i < n; i++) {
+	for (i = lo; i < hi; i++) {
 		draw_scalar(b, seed32, 'b', (uint32_t)i);
 		/* b*A first: it refuses an invalid or identity A */
 		if (crypto_scalarmult_ristretto255(P, b, A) != 0) {
@@ -172,6 +188,6 @@ baseot_receive(const uint8_t sid[BASEOT_SID], const uint8_t A[BASEOT_POINT],
 	sodium_memzero(Y, sizeof(Y));
 	sodium_memzero(P, sizeof(P));
 	if (rc != 0)
-		sodium_memzero(keys, n * BASEOT_KEY);
+		sodium_memzero(keys + lo * BASEOT_KEY, (hi - lo) * BASEOT_KEY);
 	return rc;
 }

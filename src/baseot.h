@@ -9,6 +9,11 @@
  * then the receiver's n points B_i (n * 32 bytes).  Functions taking the
  * peer's points return -1 if any point is not a valid, non-identity
  * ristretto255 encoding (nothing is output then).
+ *
+ * Each OT i depends only on i and the messages, so the _range forms do
+ * OTs lo .. hi-1 of the same arrays (indexed from 0, as for n = hi):
+ * threads may share one call's work by slices.  On -1 a _range form
+ * wipes the keys of its own slice only.
  */
 #ifndef PSI_BASEOT_H
 #define PSI_BASEOT_H
@@ -31,6 +36,9 @@ struct baseot_sender *baseot_sender_new(uint8_t A[BASEOT_POINT],
 int	baseot_sender_keys(const struct baseot_sender *,
 	    const uint8_t sid[BASEOT_SID], const uint8_t *B, size_t n,
 	    uint8_t *keys0, uint8_t *keys1);
+int	baseot_sender_keys_range(const struct baseot_sender *,
+	    const uint8_t sid[BASEOT_SID], const uint8_t *B, size_t lo,
+	    size_t hi, uint8_t *keys0, uint8_t *keys1);
 void	baseot_sender_free(struct baseot_sender *);
 
 /* Receiver: with choice bits c (bit i = bit i % 8 of c[i / 8]) and the
@@ -40,5 +48,8 @@ void	baseot_sender_free(struct baseot_sender *);
 int	baseot_receive(const uint8_t sid[BASEOT_SID],
 	    const uint8_t A[BASEOT_POINT], const uint8_t *c, size_t n,
 	    uint8_t *B, uint8_t *keys, const uint8_t *seed32);
+int	baseot_receive_range(const uint8_t sid[BASEOT_SID],
+	    const uint8_t A[BASEOT_POINT], const uint8_t *c, size_t lo,
+	    size_t hi, uint8_t *B, uint8_t *keys, const uint8_t *seed32);
 
 #endif

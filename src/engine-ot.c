@@ -41,9 +41,10 @@
  * parties sets the bucket target to N keys (many tiny buckets in tests);
  * OT_PARAMS catches a side that lacks it.
  *
- * Threads: fingerprints, superblocks of a bucket (kkrt_*_block) and the
- * holder's evaluations run on the pool; frames are sent and received on
- * the calling thread only, overlapped with the pool's other threads
+ * Threads: fingerprints, the base OTs (by slices of the 512), superblocks
+ * of a bucket (kkrt_*_block) and the holder's evaluations run on the
+ * pool; frames are sent and received on the calling thread only,
+ * overlapped with the pool's other threads
  * (pool_start, pool_wait): the querier fills bucket b + 1's cuckoo table
  * while they compute bucket b, and sends b's rows and emits its values
  * while they compute b + 1; the holder receives bucket b + 1's rows while
@@ -446,11 +447,31 @@ job_qblock(void *arg, size_t lo, size_t hi)
 	return superblocks(((struct qbucket *)arg)->bins, lo, hi, arg, qblock);
 }
 
+/* The base OTs by slices on the pool (each OT is independent). */
+struct baseot_job {
+	const struct baseot_sender *snd;	/* the sender's, or NULL */
+	const uint8_t	*sid, *A, *c;
+	uint8_t		*B, *keys0, *keys1;
+};
+
+static int
+job_baseot(void *arg, size_t lo, size_t hi)
+{
+	struct baseot_job *j = arg;
+
+	if (j->snd != NULL)
+		return baseot_sender_keys_range(j->snd, j->sid, j->B, lo, hi,
+		    j->keys0, j->keys1);
+	return baseot_receive_range(j->sid, j->A, j->c, lo, hi, j->B,
+	    j->keys0, NULL);
+}
+
 static struct kkrt_querier *
 querier_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 {
 	uint8_t *keys = xsodium_malloc(2 * NOTS * BASEOT_KEY);
 	struct baseot_sender *snd;
+	struct baseot_job j = { 0 };
 	struct kkrt_querier *kq;
 
 	snd = baseot_sender_new(ctx->frame, NULL);
@@ -458,8 +479,12 @@ querier_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 	if (ch_expect(ctx->ch, FR_OT_BASE_B, ctx->frame) != NOTS * BASEOT_POINT)
 		fatal(EXIT_PROTO, "malformed OT_BASE_B from peer (not %d "
 		    "points)", NOTS);
-	if (baseot_sender_keys(snd, ctx->hs_hash, ctx->frame, NOTS, keys,
-	    keys + NOTS * BASEOT_KEY) != 0)
+	j.snd = snd;
+	j.sid = ctx->hs_hash;
+	j.B = ctx->frame;
+	j.keys0 = keys;
+	j.keys1 = keys + NOTS * BASEOT_KEY;
+	if (pool_run(ctx->pool, job_baseot, &j, NOTS) != 0)
 		fatal(EXIT_PROTO, "invalid base-OT point in OT_BASE_B from "
 		    "peer");
 	baseot_sender_free(snd);
@@ -760,6 +785,7 @@ holder_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 {
 	uint8_t *sec = xsodium_malloc(KKRT_ROW + NOTS * BASEOT_KEY);
 	uint8_t A[BASEOT_POINT];
+	struct baseot_job j = { 0 };
 	struct kkrt_holder *kh;
 
 	randombytes_buf(sec, KKRT_ROW);		/* s */
@@ -767,8 +793,12 @@ holder_base_ots(struct engine_ctx *ctx, const struct seeds *sd)
 		fatal(EXIT_PROTO, "malformed OT_BASE_A from peer (not one "
 		    "point)");
 	memcpy(A, ctx->frame, BASEOT_POINT);
-	if (baseot_receive(ctx->hs_hash, A, sec, NOTS, ctx->frame,
-	    sec + KKRT_ROW, NULL) != 0)
+	j.sid = ctx->hs_hash;
+	j.A = A;
+	j.c = sec;
+	j.B = ctx->frame;
+	j.keys0 = sec + KKRT_ROW;
+	if (pool_run(ctx->pool, job_baseot, &j, NOTS) != 0)
 		fatal(EXIT_PROTO, "invalid base-OT point in OT_BASE_A from "
 		    "peer");
 	ch_send(ctx->ch, FR_OT_BASE_B, ctx->frame, NOTS * BASEOT_POINT);

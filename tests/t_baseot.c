@@ -7,6 +7,9 @@
  * - invalid points are refused: an identity or non-canonical A on the
  *   receiver side, one bad B_i among valid ones on the sender side; the
  *   output keys are then all zero;
+ * - the _range forms by slices give the whole call's B and keys byte for
+ *   byte (with fixed seeds); a bad B_i in one slice fails that slice only
+ *   and wipes its keys, leaving the other slices' keys;
  * - with fixed seeds the transcript (A, B, both key sets) is frozen:
  *   its SHA-256 is compared with a value recorded when the protocol was
  *   written; random seeds give another transcript.
@@ -126,6 +129,44 @@ test_invalid(void)
 	baseot_sender_free(s);
 }
 
+/* Slices [0, 100), [100, 333), [333, N) against one call, fixed seeds. */
+static void
+test_range(void)
+{
+	static uint8_t B2[N * 32], k02[N * 32], k12[N * 32], kr2[N * 32];
+	static const size_t cut[] = { 0, 100, 333, N };
+	struct baseot_sender *s;
+	uint8_t seed[32];
+	size_t i;
+	int rc = 0;
+
+	memset(seed, 7, sizeof(seed));
+	randombytes_buf(c, sizeof(c));
+	s = baseot_sender_new(A, seed);
+	rc |= baseot_receive(sid, A, c, N, B, kr, seed);
+	rc |= baseot_sender_keys(s, sid, B, N, k0, k1);
+	for (i = 0; i + 1 < sizeof(cut) / sizeof(cut[0]); i++)
+		rc |= baseot_receive_range(sid, A, c, cut[i], cut[i + 1], B2,
+		    kr2, seed);
+	for (i = 0; i + 1 < sizeof(cut) / sizeof(cut[0]); i++)
+		rc |= baseot_sender_keys_range(s, sid, B2, cut[i], cut[i + 1],
+		    k02, k12);
+	ok(rc == 0 && memcmp(B, B2, sizeof(B)) == 0 &&
+	    memcmp(kr, kr2, sizeof(kr)) == 0 && memcmp(k0, k02, sizeof(k0)) == 0
+	    && memcmp(k1, k12, sizeof(k1)) == 0,
+	    "slices of the OTs give the whole call's points and keys");
+	memset(B2 + 200 * 32, 0, 32);	/* the identity, in the middle slice */
+	memcpy(k02, k0, sizeof(k0));
+	ok(baseot_sender_keys_range(s, sid, B2, 100, 333, k02, k12) == -1 &&
+	    all_zero(k02 + 100 * 32, 233 * 32) &&
+	    memcmp(k02, k0, 100 * 32) == 0 &&
+	    memcmp(k02 + 333 * 32, k0 + 333 * 32, (N - 333) * 32) == 0,
+	    "negative twin: a bad B_i fails its slice and wipes only its keys");
+	ok(baseot_sender_keys_range(s, sid, B2, 333, N, k02, k12) == 0,
+	    "... while a slice without it still succeeds");
+	baseot_sender_free(s);
+}
+
 static void
 transcript(uint8_t h[32])
 {
@@ -175,6 +216,7 @@ main(void)
 	test_correct();
 	test_sid_binding();
 	test_invalid();
+	test_range();
 	test_frozen();
 	return done_testing();
 }
