@@ -165,6 +165,12 @@ pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 }
 
 int
+pool_busy(const struct pool *p)
+{
+	return p->started;
+}
+
+int
 pool_threads(const struct pool *p)
 {
 	return p->n;

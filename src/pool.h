@@ -29,6 +29,9 @@ int	pool_run(struct pool *, pool_fn, void *arg, size_t n);
  * returns what pool_run would.  fn and *arg must stay valid till then. */
 int	pool_start(struct pool *, pool_fn, void *arg, size_t n);
 int	pool_wait(struct pool *);
+/* 1 between pool_start and pool_wait: a pool_run now would be a bug, so
+ * code reached from there (a sorter filled by the caller) works alone. */
+int	pool_busy(const struct pool *);
 /* Threads, the caller's included: at most this many slices run at once. */
 int	pool_threads(const struct pool *);
 void	pool_free(struct pool *);

@@ -24,7 +24,10 @@
  * level in place, then pool slices sort the 256 buckets, each with a
  * share of the scratch area of its own (scratch/threads pairs), taken
  * from a bit mask, so the scratch area stays 1/16 of the buffer.  The
- * heartbeat is ticked by the calling thread only, after the job.
+ * heartbeat is ticked by the calling thread only, after the job.  A
+ * buffer that fills while the pool is busy with another job (the OT
+ * engine emits between pool_start and pool_wait) is sorted by the
+ * calling thread alone.
  *
  * Inside a run block, pairs are coded as
  *
@@ -320,7 +323,10 @@ sorter_sort(struct xsort *x)
 	struct sorter *s = (struct sorter *)x;
 	struct pair *a = PAIRS(s);
 	size_t room = xsort_scratch_items(x), cnt[256], b;
-	int nt = s->pool != NULL ? pool_threads(s->pool) : 1;
+	/* A pool busy with the engine's job (its caller fills us between
+	 * pool_start and pool_wait) cannot take ours: sort alone. */
+	int nt = s->pool != NULL && !pool_busy(s->pool) ?
+	    pool_threads(s->pool) : 1;
 	struct par_sort ps;
 
 	if (nt < 2 || nt > 64 || x->n < PAR_MIN || room / (size_t)nt < INSERTION_MAX) {

@@ -7,7 +7,7 @@
 # the bytes really written to temporary files: more with sorted runs on
 # disk than without, and 0 for a --count-only run kept in memory.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 28
+plan 31
 
 spill_bytes() {	# spill_bytes FILE: the "spill_bytes" number of a --stats file
 	sed -n 's/^ *"spill_bytes": *\([0-9][0-9]*\).*/\1/p' "$1" | head -1
@@ -149,4 +149,18 @@ fi
     --tmpdir "$T/no/such/dir" --accept-timeout 1 "$T/h" >/dev/null 2>"$T/err"; rc=$?
 is "missing --tmpdir: exit 2" "$rc" 2
 check "... naming the directory" grep -q "$T/no/such/dir" "$T/err"
+
+# The OT querier keeps two buckets in flight from about --memory 26M and
+# emits one bucket's values while the pool computes the next: a value
+# sorter that fills then must sort on the calling thread (a pool_run
+# inside the engine's job was exit 7).  500,000 values at 26M fill it.
+awk 'BEGIN { for (i = 0; i < 500000; i++) printf "k%07d\n", (i * 7919) % 1000003 }' >"$T/bq"
+awk 'BEGIN { for (i = 0; i < 500000; i += 2) printf "k%07d\n", (i * 7919) % 1000003 }' >"$T/bh"
+pair fill "--insecure -q -j 2 --memory 26M $T/bh" "--insecure -vv -j 2 --memory 26M $T/bq"
+is "two buckets in flight, the value sorter fills: both exit 0" "$C_RC $L_RC" "0 0"
+LC_ALL=C sort "$T/fill.c.out" >"$T/fill.got"; LC_ALL=C sort "$T/bh" >"$T/fill.want"
+same_file "... the querier's output is exact (the holder's 250,000 keys)" "$T/fill.got" "$T/fill.want"
+runs=$(sed -n 's/.*values sorted in \([0-9]*\) runs.*/\1/p' "$T/fill.c.err")
+check "negative twin: the sorter really filled (its values in $runs runs)" \
+    test "${runs:-0}" -ge 2
 done_testing

@@ -11,7 +11,8 @@
  *   pool_wait then finishes it: every item once; with one thread nothing
  *   runs before pool_wait;
  * - pool_wait without pool_start, and pool_run between pool_start and
- *   pool_wait, are internal errors (exit 7).
+ *   pool_wait, are internal errors (exit 7); pool_busy says 1 exactly
+ *   between pool_start and pool_wait.
  */
 #include <sys/wait.h>
 
@@ -126,7 +127,10 @@ main(void)
 		    "the failing item outside [0, n) gives 0", t);
 
 		job_reset(&J);
+		k = (size_t)pool_busy(p);
 		rc = pool_start(p, count, &J, NMAX);
+		ok(k == 0 && pool_busy(p) == 1, "%d threads: pool_busy is 0 "
+		    "before pool_start, 1 after", t);
 		if (t > 1) {	/* the other threads take slices on their own */
 			for (k = 0; k < 100000 && !atomic_load(&J.started); k++)
 				usleep(100);
@@ -138,6 +142,8 @@ main(void)
 		ok(rc == 0 && pool_wait(p) == 0 && once_each(&J, NMAX),
 		    "%d threads: pool_start, work, pool_wait: each item once",
 		    t);
+		ok(pool_busy(p) == 0, "%d threads: twin: pool_busy is 0 after "
+		    "pool_wait", t);
 		job_reset(&J);
 		J.fail_at = 3;
 		pool_start(p, count, &J, NMAX);
