@@ -158,16 +158,16 @@ pool_wait(struct pool *p)
 }
 
 int
+pool_busy(const struct pool *p)
+{
+	return p->started;
+}
+
+int
 pool_run(struct pool *p, pool_fn fn, void *arg, size_t n)
 {
 	pool_start(p, fn, arg, n);
 	return pool_wait(p);
-}
-
-int
-pool_busy(const struct pool *p)
-{
-	return p->started;
 }
 
 int
