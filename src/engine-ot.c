@@ -358,6 +358,26 @@ exchange_counts(struct engine_ctx *ctx, struct ot_sizes *z, uint64_t ours,
 	run_stats.bins_per_bucket = z->bins;
 }
 
+/*
+ * Steps 1 and 2, alike for both roles: the seeds from the handshake, the
+ * key stream fingerprinted and sorted into st->s, the counts exchanged and
+ * the sizes derived into z.  Returns the bucket target.
+ */
+static uint64_t
+fingerprint_and_count(struct engine_ctx *ctx, struct seeds *sd,
+    struct ot_sizes *z, struct stream *st, int querier)
+{
+	uint64_t target, n;
+
+	derive_seeds(sd, ctx->hs_hash);
+	stats_phase("fingerprint");
+	progress_phase("fingerprints", 0);
+	target = test_target();
+	n = collect(ctx, sd, target, querier, &st->s);
+	exchange_counts(ctx, z, n, target, querier);
+	return target;
+}
+
 /* ---- querier -------------------------------------------------------------- */
 
 struct qbucket {
@@ -684,15 +704,10 @@ querier_start(struct engine_ctx *ctx)
 	struct stream st = { 0 };
 	struct kkrt_querier *kq;
 	struct qset set[2];
-	uint64_t n, target;
+	uint64_t target;
 	unsigned sets, i;
 
-	derive_seeds(&sd, ctx->hs_hash);
-	stats_phase("fingerprint");
-	progress_phase("fingerprints", 0);
-	target = test_target();
-	n = collect(ctx, &sd, target, 1, &st.s);
-	exchange_counts(ctx, &z, n, target, 1);
+	target = fingerprint_and_count(ctx, &sd, &z, &st, 1);
 	put_u64(ctx->frame, z.buckets);
 	put_u64(ctx->frame + 8, z.load);
 	put_u64(ctx->frame + 16, z.bins);
@@ -913,16 +928,11 @@ holder_start(struct engine_ctx *ctx)
 	struct ot_sizes z;
 	struct stream st = { 0 };
 	struct hbucket h = { 0 };
-	uint64_t n, b, *idx, target;
+	uint64_t b, *idx, target;
 	size_t len;
 	char err[256];
 
-	derive_seeds(&sd, ctx->hs_hash);
-	stats_phase("fingerprint");
-	progress_phase("fingerprints", 0);
-	target = test_target();
-	n = collect(ctx, &sd, target, 0, &st.s);
-	exchange_counts(ctx, &z, n, target, 0);
+	target = fingerprint_and_count(ctx, &sd, &z, &st, 0);
 	len = ch_expect(ctx->ch, FR_OT_PARAMS, ctx->frame);
 	if (ot_params_check(&z, ctx->frame, len, err, sizeof(err)) != 0)
 		fatal(EXIT_PROTO, "%s", err);
