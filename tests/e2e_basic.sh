@@ -25,17 +25,7 @@ same_file "3000 x 5000: querier output exact" "$T/big.c.out" "$T/q.want"
 same_file "3000 x 5000: holder output exact" "$T/big.l.out" "$T/h.want"
 
 # The messy cases.
-long=$(awk 'BEGIN { for (i = 0; i < 5000; i++) printf "k"; }')
-{
-	printf 'alice\r\n'; printf 'bob\n'; printf '\n'; printf 'bob\n'
-	printf 'caf\303\251\n'; printf '%s\n' "$long"; printf 'dave\r\n'
-	printf '\377\376binary\n'; printf 'only-q\n'; printf 'eve'
-} >"$T/mq"
-{
-	printf 'eve\n'; printf '\r\n'; printf 'bob\r\n'; printf 'caf\303\251\r\n'
-	printf 'only-h\n'; printf '%s\r\n' "$long"; printf 'alice\n'
-	printf 'alice\n'; printf '\377\376binary'
-} >"$T/mh"
+messy_inputs "$T/mq" "$T/mh" 5000
 pair messy "--insecure -q $T/mh" "--insecure -q $T/mq"
 is "messy: both exit 0" "$C_RC $L_RC" "0 0"
 expected_matches "$T/mq" "$T/mh" >"$T/mq.want"

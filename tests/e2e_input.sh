@@ -9,16 +9,7 @@
 . "${SRCDIR:-.}/tests/lib.sh"
 plan 11
 
-cat >"$T/c.csv" <<'EOF'
-id,email,n
-1,"alice@example.com",10
-2,"bob, jr@example.com",20
-3,"carol
-line2",30
-4,dave@example.com,40
-5,"only-csv",50
-6,"alice@example.com",60
-EOF
+emails_csv "$T/c.csv"
 printf 'nobody\ndave@example.com\ncarol\nline2\nbob, jr@example.com\nalice@example.com\n' >"$T/p.txt"
 
 pair csv "--insecure -q --csv --header --key-field 2 $T/c.csv" \

@@ -180,17 +180,7 @@ case_sets u1 2 2000 1
 case_sets u2 2000 2 2
 
 # ---- formats and normalization (10 cases, 30) ---------------------------
-long=$(awk 'BEGIN { for (i = 0; i < 3000; i++) printf "k" }')
-{
-	printf 'alice\r\n'; printf 'bob\n'; printf '\n'; printf 'bob\n'
-	printf 'caf\303\251\n'; printf '%s\n' "$long"; printf 'dave\r\n'
-	printf '\377\376binary\n'; printf 'only-q\n'; printf 'eve'
-} >"$T/mq"
-{
-	printf 'eve\n'; printf '\r\n'; printf 'bob\r\n'; printf 'caf\303\251\r\n'
-	printf 'only-h\n'; printf '%s\r\n' "$long"; printf 'alice\n'
-	printf 'alice\n'; printf '\377\376binary'
-} >"$T/mh"
+messy_inputs "$T/mq" "$T/mh" 3000
 truth "$T/mq" "$T/mh" >"$T/mq.w"
 truth "$T/mh" "$T/mq" >"$T/mh.w"
 each "CRLF, no last newline, empty lines, non-ASCII, 3000-byte key" "" \
@@ -209,16 +199,7 @@ truth "$T/sh" "$T/sq" 2 ';' >"$T/sh.w"
 each "--delimiter ';' --key-field 2" "--delimiter ; --key-field 2" \
     "$T/sq" "$T/sh" "$T/sq.w" "$T/sh.w"
 
-cat >"$T/c1.csv" <<'EOF'
-id,email,n
-1,"alice@example.com",10
-2,"bob, jr@example.com",20
-3,"carol
-line2",30
-4,dave@example.com,40
-5,"only-one",50
-6,"alice@example.com",60
-EOF
+emails_csv "$T/c1.csv"
 # c3: other keys, in field 2 as in c1.
 cat >"$T/c3.csv" <<'EOF'
 k,email,id

@@ -82,3 +82,36 @@ expected_matches() {
 	awk 'NR == FNR { sub(/\r$/, ""); if ($0 != "") h[$0] = 1; next }
 	     { sub(/\r$/, "") } ($0 in h)' "$2" "$1"
 }
+
+# messy_inputs Q H LEN: a querier and a holder file with what real files
+# have: CRLF and LF mixed, empty lines, a duplicate, non-ASCII, invalid
+# UTF-8, a LEN-byte key on both sides, no newline after the last record.
+messy_inputs() {
+	_long=$(awk -v n="$3" 'BEGIN { for (i = 0; i < n; i++) printf "k" }')
+	{
+		printf 'alice\r\n'; printf 'bob\n'; printf '\n'; printf 'bob\n'
+		printf 'caf\303\251\n'; printf '%s\n' "$_long"; printf 'dave\r\n'
+		printf '\377\376binary\n'; printf 'only-q\n'; printf 'eve'
+	} >"$1"
+	{
+		printf 'eve\n'; printf '\r\n'; printf 'bob\r\n'; printf 'caf\303\251\r\n'
+		printf 'only-h\n'; printf '%s\r\n' "$_long"; printf 'alice\n'
+		printf 'alice\n'; printf '\377\376binary'
+	} >"$2"
+}
+
+# emails_csv FILE: a CSV with a header, quoted emails in field 2 (one with
+# a comma, one spanning two lines), a repeated key and one key no other
+# fixture has.
+emails_csv() {
+	cat >"$1" <<'CSV'
+id,email,n
+1,"alice@example.com",10
+2,"bob, jr@example.com",20
+3,"carol
+line2",30
+4,dave@example.com,40
+5,"only-csv",50
+6,"alice@example.com",60
+CSV
+}
