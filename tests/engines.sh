@@ -21,26 +21,9 @@
 # with its CPU's SIMD paths, both ways round; outputs equal dh's and the
 # all-SIMD ot run's, and -vv shows each side's paths (portable on the
 # wrapped side, AVX2 or more on the other where the CPU has it).
-#
-# Until the build has --engine ot, every ot check is a TAP SKIP saying
-# so, and the dh checks still run.
 . "${SRCDIR:-.}/tests/lib.sh"
 plan 117
 
-# Which engines this build has: an unknown --engine name makes it list
-# the built-in ones ("built in: dh, ot") and exit 1 before any network.
-probe=$("$PSI" --engine '?' --insecure --peer 127.0.0.1:9 /dev/null 2>&1 || true)
-case $probe in
-*"built in:"*)
-	has_engine=yes
-	case " $(echo "${probe#*built in: }" | tr -d ',)') " in
-	*" ot "*) has_ot=yes ;;
-	*) has_ot=no ;;
-	esac ;;
-*)	has_engine=no has_ot=no ;;
-esac
-[ "$has_ot" = yes ] || diag "this build has no --engine ot: every ot check is skipped"
-NOOT="--engine ot is not in this build"
 
 # truth MINE THEIRS [FIELD [FS [FOLD [TRIM [HEADER]]]]]: the records of
 # MINE (CR before LF dropped) whose key is a non-empty key of THEIRS, in
@@ -73,12 +56,7 @@ each() {
 	_id=$((_id + 1))
 	for _e in dh ot; do
 		[ "${ONLY:-}" = ot ] && [ "$_e" = dh ] && continue
-		if [ "$_e" = ot ] && [ "$has_ot" = no ]; then
-			skip "$_c, ot: $NOOT"
-			continue
-		fi
-		_ea=
-		[ "$has_engine" = yes ] && _ea="--engine $_e"
+		_ea="--engine $_e"
 		if [ "$_q" = - ]; then
 			pair "$_id.$_e" "--insecure -q $_ea $_a $_h" \
 			    "--insecure -q $_ea $_a -" <"$STDIN"
@@ -95,7 +73,6 @@ each() {
 		fi
 	done
 	[ "${ONLY:-}" = ot ] && return 0
-	if [ "$has_ot" = no ]; then skip "$_c, ot = dh: $NOOT"; return 0; fi
 	check "$_c: ot's outputs are dh's, byte for byte" same_outputs "$_id.ot" "$_id.dh"
 }
 same_outputs() {
@@ -255,12 +232,7 @@ each "--reveal querier: the holder writes nothing" "--reveal querier" \
     "$T/rv.q" "$T/rv.h" "$T/rv.qw" "$T/empty"
 
 for _e in dh ot; do
-	if [ "$_e" = ot ] && [ "$has_ot" = no ]; then
-		skip "--shard I/3, ot: $NOOT"
-		continue
-	fi
-	_ea=
-	[ "$has_engine" = yes ] && _ea="--engine $_e"
+	_ea="--engine $_e"
 	: >"$T/sh.$_e.q"; : >"$T/sh.$_e.h"; _rcs=
 	for i in 1 2 3; do
 		pair "sh$i.$_e" "--insecure -q $_ea --shard $i/3 $T/rv.h" \
@@ -276,21 +248,12 @@ for _e in dh ot; do
 	    -a "$(cat "$T/sh.$_e.qs" | cksum)" = "$(cat "$T/rv.qs" | cksum)" \
 	    -a "$(cat "$T/sh.$_e.hs" | cksum)" = "$(cat "$T/rv.hs" | cksum)"
 done
-if [ "$has_ot" = yes ]; then
-	check "--shard: each shard's ot outputs are dh's" \
-	    sh -c 'for i in 1 2 3; do cmp -s "$1/sh$i.ot.c.out" "$1/sh$i.dh.c.out" &&
-	        cmp -s "$1/sh$i.ot.l.out" "$1/sh$i.dh.l.out" || exit 1; done' _ "$T"
-else
-	skip "--shard, ot = dh: $NOOT"
-fi
+check "--shard: each shard's ot outputs are dh's" \
+    sh -c 'for i in 1 2 3; do cmp -s "$1/sh$i.ot.c.out" "$1/sh$i.dh.c.out" &&
+        cmp -s "$1/sh$i.ot.l.out" "$1/sh$i.dh.l.out" || exit 1; done' _ "$T"
 
 for _e in dh ot; do
-	if [ "$_e" = ot ] && [ "$has_ot" = no ]; then
-		skip "-o, ot: $NOOT"
-		continue
-	fi
-	_ea=
-	[ "$has_engine" = yes ] && _ea="--engine $_e"
+	_ea="--engine $_e"
 	mkdir -p "$T/o.$_e"
 	pair "o.$_e" "--insecure -q $_ea -o $T/o.$_e/l.txt $T/rv.h" \
 	    "--insecure -q $_ea -o $T/o.$_e/c.txt $T/rv.q"
@@ -303,12 +266,7 @@ done
 # ---- negative twins (2 checks) --------------------------------------------
 sed 's/$/x/' "$T/s999.h" >"$T/hx"
 for _e in dh ot; do
-	if [ "$_e" = ot ] && [ "$has_ot" = no ]; then
-		skip "one byte apart, ot: $NOOT"
-		continue
-	fi
-	_ea=
-	[ "$has_engine" = yes ] && _ea="--engine $_e"
+	_ea="--engine $_e"
 	pair "x.$_e" "--insecure -q $_ea $T/hx" "--insecure -q $_ea $T/s999.q"
 	is "keys one byte apart, $_e: both exit 0, no output" \
 	    "$C_RC $L_RC $(cat "$T/x.$_e.c.out" "$T/x.$_e.l.out" | wc -c)" "0 0 0"
@@ -322,12 +280,6 @@ done
 simd=no
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && simd=yes
 for _side in peer listen; do
-	if [ "$has_ot" = no ]; then
-		skip "portable --$_side side, ot = dh: $NOOT"
-		skip "... -vv names the paths: $NOOT"
-		skip "... the other side's: $NOOT"
-		continue
-	fi
 	printf '#!/bin/sh\n[ "$1" = --%s ] && PSI_STREAM_PORTABLE=1 && export PSI_STREAM_PORTABLE\nexec "%s" "$@"\n' \
 	    "$_side" "$PSI" >"$T/mixed.sh"
 	chmod +x "$T/mixed.sh"
