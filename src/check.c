@@ -594,7 +594,7 @@ static const char *stats_path;
 
 /* A fatal error: --stats still says how check ended. */
 static void
-check_on_fatal(int status, const char *msg)
+check_on_fatal(int status, const char *told, const char *msg)
 {
 	stats_abort();
 	stats_set_error(msg);

@@ -935,7 +935,8 @@ holder_start(struct engine_ctx *ctx)
 	target = fingerprint_and_count(ctx, &sd, &z, &st, 0);
 	len = ch_expect(ctx->ch, FR_OT_PARAMS, ctx->frame);
 	if (ot_params_check(&z, ctx->frame, len, err, sizeof(err)) != 0)
-		fatal(EXIT_PROTO, "%s", err);
+		fatal_told(EXIT_PROTO, len == OT_PARAMS_LEN ? "parameters "
+		    "differ: OT engine" : NULL, "%s", err);
 
 	stats_phase("base_ot");
 	progress_phase("base OTs", 0);

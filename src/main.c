@@ -407,12 +407,12 @@ usage_error(const struct command *cmd, const char *fmt, ...)
 /* ---- signals and the fatal path ----------------------------------------- */
 
 static void
-on_fatal(int status, const char *msg)
+on_fatal(int status, const char *told, const char *msg)
 {
 	progress_abort();
 	output_abort();
 	stats_abort();
-	run_on_fatal(status, msg);
+	run_on_fatal(status, told, msg);
 }
 
 /* SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken here,

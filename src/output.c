@@ -53,7 +53,7 @@ flush_buf(struct output *o)
 			raise(SIGPIPE);
 			_exit(128 + SIGPIPE);
 		}
-		fatal_errno(EXIT_IO, "cannot write %s",
+		fatal_output_errno("cannot write %s",
 		    o->path ? o->path : "standard output");
 	}
 	o->used = 0;
@@ -74,7 +74,7 @@ output_open(const char *path, char term)
 	if (af_open(&out_file, o->path, 0666, AF_UNNAMED) < 0) {
 		if (errno == ENAMETOOLONG)
 			fatal(EXIT_USAGE, "output path too long: %s", path);
-		fatal_errno(EXIT_IO, "cannot create output file next to %s",
+		fatal_output_errno("cannot create output file next to %s",
 		    path);
 	}
 	o->fd = out_file.fd;
@@ -115,7 +115,7 @@ output_commit(struct output *o)
 {
 	flush_buf(o);
 	if (o->path != NULL && af_commit(&out_file) != 0)
-		fatal_errno(EXIT_IO, "cannot write %s", o->path);
+		fatal_output_errno("cannot write %s", o->path);
 	free(o->path);
 	free(o->buf);
 	free(o);

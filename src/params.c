@@ -123,10 +123,13 @@ shard_text(char *buf, size_t len, const struct params *p)
 		snprintf(buf, len, "none");
 }
 
-int
-params_compare(const struct params *us, const struct params *them, char *err,
-    size_t errlen)
+/* params_compare(), and in *what the parameter that differs, as the
+ * peer is told it ("parameters differ: context"). */
+static int
+compare(const struct params *us, const struct params *them, char *err,
+    size_t errlen, const char **what)
 {
+	*what = "role";
 	if (them->role == us->role) {
 		snprintf(err, errlen, "both sides are %ss: use --role holder on "
 		    "one side and --role querier on the other",
@@ -141,6 +144,7 @@ params_compare(const struct params *us, const struct params *them, char *err,
 
 		if (a == c)
 			continue;
+		*what = s->option;
 		if (s->name)
 			snprintf(err, errlen, "peer uses --%s %s, we use --%s %s",
 			    s->option, s->name(a, ab), s->option,
@@ -151,12 +155,14 @@ params_compare(const struct params *us, const struct params *them, char *err,
 			    c ? "do" : "do not");
 		return -1;
 	}
+	*what = "key-field";
 	if (them->key_fields != us->key_fields) {
 		snprintf(err, errlen, "peer's keys have %u field%s (--key-field), "
 		    "ours have %u", them->key_fields, them->key_fields == 1 ?
 		    "" : "s", us->key_fields);
 		return -1;
 	}
+	*what = "shard";
 	if (them->shard_i != us->shard_i || them->shard_n != us->shard_n) {
 		char a[32], c[32];
 		shard_text(a, sizeof(a), them);
@@ -165,6 +171,7 @@ params_compare(const struct params *us, const struct params *them, char *err,
 		    a, c);
 		return -1;
 	}
+	*what = "context";
 	if (them->context_len != strlen(us->context) ||
 	    memcmp(them->context, us->context, them->context_len) != 0) {
 		/* shown escaped: no terminal escapes, C1 or bidi controls */
@@ -174,7 +181,17 @@ params_compare(const struct params *us, const struct params *them, char *err,
 		    ctx, us->context);
 		return -1;
 	}
+	*what = NULL;
 	return 0;
+}
+
+int
+params_compare(const struct params *us, const struct params *them, char *err,
+    size_t errlen)
+{
+	const char *what;
+
+	return compare(us, them, err, errlen, &what);
 }
 
 void
@@ -182,12 +199,18 @@ params_check(const struct params *us, const uint8_t *b, size_t len,
     const char *peer)
 {
 	struct params them;
-	char err[640];
+	char err[640], told[64];
+	const char *what;
 
 	if (params_decode(&them, b, len, err, sizeof(err)) < 0)
-		fatal(EXIT_PROTO, "peer %s %s", peer, err);
-	if (params_compare(us, &them, err, sizeof(err)) < 0)
-		fatal(EXIT_PROTO, "%s", err);
+		fatal_told(EXIT_PROTO, len > 0 && b[0] != PROTOCOL_VERSION ?
+		    "parameters differ: protocol version" : NULL, "peer %s %s",
+		    peer, err);
+	if (compare(us, &them, err, sizeof(err), &what) < 0) {
+		/* the option's name only: the peer has our values anyway */
+		snprintf(told, sizeof(told), "parameters differ: %s", what);
+		fatal_told(EXIT_PROTO, told, "%s", err);
+	}
 }
 
 uint32_t

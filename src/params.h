@@ -5,7 +5,8 @@
  * Call order: the caller fills a struct params (role resolved, engine
  * chosen), params_encode() it into handshake message 3 or HELLO, and hands
  * the peer's bytes to params_check(), which ends the process with exit 5
- * (EXIT_PROTO) naming both values when anything differs.  The parts of it,
+ * (EXIT_PROTO) naming both values when anything differs; the peer is told
+ * the option's name only ("parameters differ: context").  The parts of it,
  * params_decode() and params_compare(), return an error line instead, for
  * tests and fuzzing.  shard_of() is pure and needs no setup.
  */

@@ -372,7 +372,7 @@ invalid(struct rec_reader *r, const char *why)
 	unsigned long long recno = (unsigned long long)r->recno;
 
 	if (!r->o.count_invalid && !r->o.skip_invalid)
-		fatal(EXIT_IO, "%s: record %llu: %s", name, recno, why);
+		fatal_input("%s: record %llu: %s", name, recno, why);
 	if (r->st.invalid < 5) {
 		r->st.first_invalid[r->st.invalid] = r->recno;
 		r->st.first_invalid_file[r->st.invalid] = name;
@@ -436,7 +436,7 @@ header_seen(struct rec_reader *r, const uint8_t *d, size_t len)
 			}
 		}
 		if (r->kf[i] == 0)
-			fatal(EXIT_IO, "%s: the header has no column named "
+			fatal_input("%s: the header has no column named "
 			    "'%.*s' (--key-field)", r->names[r->fileno],
 			    (int)r->o.key_namelen[i], r->o.key_names[i]);
 	}
@@ -448,7 +448,7 @@ header_seen(struct rec_reader *r, const uint8_t *d, size_t len)
 static void
 no_header(const struct rec_reader *r, unsigned i)
 {
-	fatal(EXIT_IO, "%s: no header to find column '%.*s' in (--key-field)",
+	fatal_input("%s: no header to find column '%.*s' in (--key-field)",
 	    r->names[r->fileno], (int)r->o.key_namelen[i], r->o.key_names[i]);
 }
 
@@ -580,7 +580,7 @@ carry_append(struct rec_reader *r, const uint8_t *p, size_t n)
 		return;
 	if (n > r->max_record - r->carrylen) {
 		if (!r->o.count_invalid && !r->o.skip_invalid)
-			fatal(EXIT_IO, "%s: record %llu: %s",
+			fatal_input("%s: record %llu: %s",
 			    r->names[r->fileno],
 			    (unsigned long long)r->recno + 1, r->too_long);
 		r->discard = 1;

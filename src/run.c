@@ -77,11 +77,9 @@ fill_wire_stats(void)
 }
 
 void
-run_on_fatal(int status, const char *msg)
+run_on_fatal(int status, const char *told, const char *msg)
 {
 	struct channel *ch = atomic_load(&the_channel);
-
-	const char *told = exit_told(status);
 
 	/* the peer gets the class of the failure only: the details (paths,
 	 * record numbers, errno text) stay in our message and --stats */

@@ -21,7 +21,8 @@ struct run_opts {
 };
 
 int	cmd_run(struct run_opts *);
-/* The run's part of the fatal path: error frame to the peer, --stats. */
-void	run_on_fatal(int status, const char *msg);
+/* The run's part of the fatal path: the ERROR frame that tells the peer
+ * told (NULL: nothing is sent), then --stats with our own msg. */
+void	run_on_fatal(int status, const char *told, const char *msg);
 
 #endif

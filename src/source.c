@@ -135,7 +135,7 @@ static void
 read_error(const struct source *s, int err)
 {
 	errno = err;
-	fatal_errno(EXIT_IO, "cannot read %s", s->name);
+	fatal_input_errno("cannot read %s", s->name);
 }
 
 /* Wait until fd is readable: used after EAGAIN on an O_NONBLOCK stdin. */
@@ -581,10 +581,10 @@ window_refused(const struct source *s, uint64_t window)
 	else
 		snprintf(size, sizeof(size), "a window over %s", cap);
 	if (window_budget == 0)
-		fatal(EXIT_IO, "%s: zstd frame needs %s, over the %s limit",
+		fatal_input("%s: zstd frame needs %s, over the %s limit",
 		    s->name, size, cap);
 	fmt_size(have, sizeof(have), window_budget);
-	fatal(EXIT_IO, "%s: zstd frame needs %s, too much memory for --memory "
+	fatal_input("%s: zstd frame needs %s, too much memory for --memory "
 	    "%s (a %s window at most); --memory %s would read it", s->name,
 	    size, have, cap, need);
 }
@@ -599,7 +599,7 @@ zstd_start(struct source *s, const uint8_t *start, size_t n)
 	size_t r;
 
 	if (!zstd_expected)	/* pre-flight saw none: no room kept for it */
-		fatal(EXIT_IO, "%s: became zstd data after the pre-flight "
+		fatal_input("%s: became zstd data after the pre-flight "
 		    "read it", s->name);
 	if (ZSTD_getFrameHeader(&zfh, start, n) == 0 &&
 	    zfh.frameType == ZSTD_frame &&
@@ -607,11 +607,11 @@ zstd_start(struct source *s, const uint8_t *start, size_t n)
 		window_refused(s, zfh.windowSize);
 	s->dctx = ZSTD_createDCtx();
 	if (s->dctx == NULL)
-		fatal(EXIT_IO, "%s: cannot allocate zstd decoder", s->name);
+		fatal_input("%s: cannot allocate zstd decoder", s->name);
 	r = ZSTD_DCtx_setParameter(s->dctx, ZSTD_d_windowLogMax,
 	    (int)window_log);
 	if (ZSTD_isError(r))
-		fatal(EXIT_IO, "%s: zstd: %s", s->name, ZSTD_getErrorName(r));
+		fatal_input("%s: zstd: %s", s->name, ZSTD_getErrorName(r));
 	s->zout = xmalloc(ZOUTSZ);
 	s->zret = 1;
 }
@@ -627,7 +627,7 @@ zstd_next(struct source *s, const uint8_t **out, size_t *len)
 		if (s->zin.pos == s->zin.size && !s->zfull) {
 			if (!pull(s, &b, &n)) {
 				if (s->zret != 0)
-					fatal(EXIT_IO, "%s: corrupt zstd data: "
+					fatal_input("%s: corrupt zstd data: "
 					    "truncated input", s->name);
 				return 0;
 			}
@@ -641,7 +641,7 @@ zstd_next(struct source *s, const uint8_t **out, size_t *len)
 		    ZSTD_error_frameParameter_windowTooLarge)
 			window_refused(s, 0);	/* a later frame */
 		if (ZSTD_isError(r))
-			fatal(EXIT_IO, "%s: corrupt zstd data: %s", s->name,
+			fatal_input("%s: corrupt zstd data: %s", s->name,
 			    ZSTD_getErrorName(r));
 		/* A call that did nothing (flushing a full buffer that turned
 		 * out to be complete) says "expecting a new frame": not a
@@ -675,12 +675,12 @@ open_raw(const char *path, uint64_t off, uint64_t end)
 		s->name = xstrdup(path);
 		s->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (s->fd < 0)
-			fatal_errno(EXIT_IO, "cannot open %s", path);
+			fatal_input_errno("cannot open %s", path);
 	}
 	if (fstat(s->fd, &st) < 0)
-		fatal_errno(EXIT_IO, "cannot stat %s", s->name);
+		fatal_input_errno("cannot stat %s", s->name);
 	if (S_ISDIR(st.st_mode))
-		fatal(EXIT_IO, "%s: is a directory", s->name);
+		fatal_input("%s: is a directory", s->name);
 	s->held = -1;
 	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
 		off_t pos = lseek(s->fd, 0, SEEK_CUR);
@@ -692,7 +692,7 @@ open_raw(const char *path, uint64_t off, uint64_t end)
 	s->end = UINT64_MAX;
 	if (end != UINT64_MAX) {
 		if (!S_ISREG(st.st_mode))
-			fatal(EXIT_IO, "%s: not a regular file", s->name);
+			fatal_input("%s: not a regular file", s->name);
 		s->next_off = off;
 		s->end = end;
 		s->size = end - off;
@@ -765,15 +765,15 @@ refuse(const struct source *s, int fmt)
 	};
 
 	if (fmt == SRC_UTF16)
-		fatal(EXIT_IO, "%s: UTF-16 text is not supported; use: "
+		fatal_input("%s: UTF-16 text is not supported; use: "
 		    "iconv -f UTF-16 -t UTF-8 %s | psi-stream ...", s->name,
 		    s->fd == STDIN_FILENO ? "FILE" : s->name);
 	if (fmt == SRC_BINARY)
-		fatal(EXIT_IO, "%s: binary data (a NUL byte in its first %u "
+		fatal_input("%s: binary data (a NUL byte in its first %u "
 		    "bytes); for NUL-terminated records use -z", s->name,
 		    SOURCE_SNIFF);
 	if (fmt >= SRC_GZIP)
-		fatal(EXIT_IO, "%s: %s input is not supported; use: "
+		fatal_input("%s: %s input is not supported; use: "
 		    "%s %s | psi-stream ...", s->name, name[fmt], tool[fmt],
 		    s->fd == STDIN_FILENO ? "FILE" : s->name);
 }
@@ -813,7 +813,7 @@ struct source *
 source_open_range(const char *path, uint64_t off, uint64_t len)
 {
 	if (len > UINT64_MAX - 1 - off)
-		fatal(EXIT_IO, "%s: invalid byte range", path);
+		fatal_input("%s: invalid byte range", path);
 	return open_raw(path, off, off + len);
 }
 

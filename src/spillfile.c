@@ -69,7 +69,7 @@ sf_map_alloc(size_t len)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		fatal(EXIT_IO, "out of memory mapping %zu bytes", len);
+		fatal_memory("out of memory mapping %zu bytes", len);
 	(void)madvise(p, len, MADV_HUGEPAGE);
 	return p;
 }
@@ -92,24 +92,31 @@ spill_bytes_written(void)
 	return __atomic_load_n(&written, __ATOMIC_RELAXED);
 }
 
+/* What the peer hears of a failed temporary file: a full disk, or not. */
+static const char *
+temp_told(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? TOLD_TEMP_FULL : TOLD_TEMP;
+}
+
 static void __attribute__((noreturn))
 create_fail(const char *dir)
 {
-	fatal(EXIT_IO, "cannot create temporary file in %s: %s", dir,
-	    strerror(errno));
+	fatal_told(EXIT_IO, temp_told(errno), "cannot create temporary file "
+	    "in %s: %s", dir, strerror(errno));
 }
 
 static void __attribute__((noreturn))
 write_fail(const char *dir)
 {
-	fatal(EXIT_IO, "cannot write temporary file in %s: %s", dir,
-	    strerror(errno));
+	fatal_told(EXIT_IO, temp_told(errno), "cannot write temporary file "
+	    "in %s: %s", dir, strerror(errno));
 }
 
 void
 sf_corrupt(const char *dir)
 {
-	fatal(EXIT_IO, "corrupt temporary file in %s", dir);
+	fatal_told(EXIT_IO, TOLD_TEMP, "corrupt temporary file in %s", dir);
 }
 
 /* A temporary file with no name, or mkostemp's, unlinked at once. */
@@ -193,8 +200,8 @@ sf_read(struct spillfile *f, uint8_t *p, size_t len, uint64_t off)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			fatal(EXIT_IO, "cannot read temporary file in %s: %s",
-			    f->dir, strerror(errno));
+			fatal_told(EXIT_IO, TOLD_TEMP, "cannot read temporary "
+			    "file in %s: %s", f->dir, strerror(errno));
 		if (n == 0)
 			sf_corrupt(f->dir);
 		p += n;
@@ -234,7 +241,8 @@ static void
 zcheck(size_t r)
 {
 	if (ZSTD_isError(r))
-		fatal(EXIT_IO, "zstd: %s", ZSTD_getErrorName(r));
+		fatal_told(EXIT_IO, TOLD_TEMP, "zstd: %s",
+		    ZSTD_getErrorName(r));
 }
 
 ZSTD_CCtx *
@@ -244,7 +252,7 @@ sf_cctx_new(int level, size_t blk)
 	ZSTD_CCtx *c;
 
 	if ((c = ZSTD_createCCtx()) == NULL)
-		fatal(EXIT_IO, "out of memory for a zstd context");
+		fatal_memory("out of memory for a zstd context");
 	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level));
 	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, cp.windowLog));
 	zcheck(ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, cp.hashLog));
@@ -264,7 +272,7 @@ sf_dctx_new(void)
 	ZSTD_DCtx *d;
 
 	if ((d = ZSTD_createDCtx()) == NULL)
-		fatal(EXIT_IO, "out of memory for a zstd context");
+		fatal_memory("out of memory for a zstd context");
 	return d;
 }
 

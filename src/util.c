@@ -52,8 +52,8 @@ put_line(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void __attribute__((format(printf, 3, 0)))
-vfatal(int status, int errnum, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 4, 0)))
+vfatal(int status, const char *told, int errnum, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	int n, was;
@@ -74,7 +74,8 @@ vfatal(int status, int errnum, const char *fmt, va_list ap)
 	/* The hook first: it clears the progress line, tells the peer, removes
 	 * partial output and writes --stats; then our one line. */
 	if (fatal_hook)
-		fatal_hook(status, msg);
+		fatal_hook(status, exit_told(status) && told ? told :
+		    exit_told(status), msg);
 	put_line("%s", msg);
 	fflush(stderr);
 	_exit(status);
@@ -97,7 +98,18 @@ fatal(int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfatal(status, 0, fmt, ap);
+	vfatal(status, NULL, 0, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+void
+fatal_told(int status, const char *told, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfatal(status, told, 0, fmt, ap);
 	va_end(ap);
 	abort();
 }
@@ -186,7 +198,19 @@ fatal_errno(int status, const char *fmt, ...)
 	int e = errno;
 
 	va_start(ap, fmt);
-	vfatal(status, e, fmt, ap);
+	vfatal(status, NULL, e, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+void
+fatal_errno_told(int status, const char *told, const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vfatal(status, told, e, fmt, ap);
 	va_end(ap);
 	abort();
 }
@@ -209,7 +233,7 @@ xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		fatal(EXIT_IO, "out of memory allocating %zu bytes", n);
+		fatal_memory("out of memory allocating %zu bytes", n);
 	return p;
 }
 
@@ -219,7 +243,7 @@ xcalloc(size_t n, size_t sz)
 	void *p = calloc(n ? n : 1, sz ? sz : 1);
 
 	if (p == NULL)
-		fatal(EXIT_IO, "out of memory allocating %zu x %zu bytes", n, sz);
+		fatal_memory("out of memory allocating %zu x %zu bytes", n, sz);
 	return p;
 }
 
@@ -229,10 +253,10 @@ xreallocarray(void *old, size_t n, size_t sz)
 	void *p;
 
 	if (sz && n > SIZE_MAX / sz)
-		fatal(EXIT_IO, "allocation size overflow (%zu x %zu)", n, sz);
+		fatal_memory("allocation size overflow (%zu x %zu)", n, sz);
 	p = realloc(old, n * sz != 0 ? n * sz : 1);
 	if (p == NULL)
-		fatal(EXIT_IO, "out of memory allocating %zu x %zu bytes", n, sz);
+		fatal_memory("out of memory allocating %zu x %zu bytes", n, sz);
 	return p;
 }
 
@@ -269,7 +293,7 @@ xsodium_malloc(size_t n)
 	void *p = sodium_malloc(n);
 
 	if (p == NULL)
-		fatal(EXIT_IO, "out of locked memory allocating %zu bytes", n);
+		fatal_memory("out of locked memory allocating %zu bytes", n);
 	return p;
 }
 

@@ -45,8 +45,21 @@ const char *exit_told(int status);
 
 extern int verbosity;		/* 0 quiet, 1 default, 2+ verbose */
 
-/* Called by fatal() before exit: tears down temporary files, tells the peer. */
-typedef void (*fatal_hook_fn)(int status, const char *msg);
+/*
+ * Finer classes than a status gives, for fatal_told(): what an ERROR frame
+ * tells the peer when knowing it helps the peer's operator (is it our
+ * input, our output or our disk?), still without a path or errno text.
+ */
+#define TOLD_INPUT	"input error"
+#define TOLD_OUTPUT	"output error"
+#define TOLD_TEMP	"temporary file error"
+#define TOLD_TEMP_FULL	"out of temporary space"
+#define TOLD_MEMORY	"out of memory"
+
+/* Called by fatal() before exit: tears down temporary files, tells the
+ * peer.  told: what the peer is told, never NULL for a status that tells
+ * (exit_told), NULL for one that does not. */
+typedef void (*fatal_hook_fn)(int status, const char *told, const char *msg);
 void	set_fatal_hook(fatal_hook_fn);
 
 /* The run is ending normally, and its teardown must not race the fatal
@@ -65,6 +78,18 @@ void	bug(const char *fmt, ...)
 /* Same, with ": strerror(errno)" appended. */
 void	fatal_errno(int status, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
+/* fatal() and fatal_errno() that tell the peer told (a TOLD_ class, or a
+ * fixed string of the same kind) instead of the status's class; told is
+ * ignored for a status that tells nothing (3, 6). */
+void	fatal_told(int status, const char *told, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
+void	fatal_errno_told(int status, const char *told, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
+/* The exit-2 classes by name. */
+#define fatal_input(...)	fatal_told(EXIT_IO, TOLD_INPUT, __VA_ARGS__)
+#define fatal_input_errno(...)	fatal_errno_told(EXIT_IO, TOLD_INPUT, __VA_ARGS__)
+#define fatal_output_errno(...)	fatal_errno_told(EXIT_IO, TOLD_OUTPUT, __VA_ARGS__)
+#define fatal_memory(...)	fatal_told(EXIT_IO, TOLD_MEMORY, __VA_ARGS__)
 /* "psi-stream: <msg>" on stderr if verbosity >= level, after erasing the
  * --progress line; warnx_ is level 1 (hidden by -q). */
 void	vlog(int level, const char *fmt, ...)

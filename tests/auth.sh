@@ -232,8 +232,8 @@ check "... the holder names its file and record" \
     grep -q "secret-project/customers.txt: record 3: key longer" "$T/bad.l.err"
 check "... and so does its --stats" \
     grep -q '"error": ".*customers.txt: record 3' "$T/bad.json"
-check "... the querier hears 'local I/O error' and no path or record number" \
-    sh -c "grep -q 'failed: local I/O error\$' '$T/bad.c.err' &&
+check "... the querier hears 'input error' and no path or record number" \
+    sh -c "grep -q 'failed: input error\$' '$T/bad.c.err' &&
 	! grep -Eq 'secret|customers|record' '$T/bad.c.err' ||
 	{ sed 's/^/# /' '$T/bad.c.err'; false; }"
 

@@ -18,7 +18,7 @@
 # OT_CORR frame: the holder 5, "fails authentication", the querier 6) and
 # on the way down (in OT_BASE_B: the querier 5, the holder 6).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 110
+plan 111
 
 N=4000
 awk -v n=$N 'BEGIN { for (i = 0; i < n; i++) printf "key-%06d\n", i }' >"$T/keys"
@@ -272,6 +272,9 @@ then
 	is "holder's -o on a full file system: holder 2, querier 6" \
 	    "$L_RC $C_RC" "2 6"
 	check "... the holder names the file" grep -q "$FULL/l" "$D/l.err"
+	check "... the querier hears 'output error', not the path" \
+	    sh -c "grep -q 'failed: output error\$' '$D/c.err' &&
+		! grep -q '$FULL' '$D/c.err'"
 	nothing_left "full file system, holder"
 	stats_say "full file system, holder" 2 6
 	is "... nothing left on the full file system" "$(ls -A "$FULL")" ""
@@ -285,7 +288,7 @@ then
 	is "... nothing left on the full file system" "$(ls -A "$FULL")" ""
 	umount "$FULL"
 else
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do
 		skip "a full file system needs root and tmpfs"
 	done
 fi
@@ -309,8 +312,8 @@ if [ -n "$TMPDIR_OPT" ] && [ "$(id -u)" -eq 0 ] &&
 	    "$L_RC $C_RC" "2 6"
 	check "... the holder names the directory" \
 	    grep -q "temporary file in $FULL" "$D/l.err"
-	check "... the querier hears the class of the holder's failure only" \
-	    sh -c "grep -q 'failed: local I/O error' '$D/c.err' &&
+	check "... the querier hears 'out of temporary space', not the path" \
+	    sh -c "grep -q 'failed: out of temporary space\$' '$D/c.err' &&
 		! grep -q '$FULL' '$D/c.err'"
 	nothing_left "full --tmpdir"
 	is "... nothing left in the full --tmpdir" "$(ls -A "$FULL")" ""

@@ -3,7 +3,8 @@
  * trip, the version read first, and the engine id compared like the other
  * settings: an unknown engine id from the peer is a mismatch naming both
  * engines, exit 5 through params_check (run in a child), while the same
- * engine passes.  Also the shard hash's range and stability.
+ * engine passes.  What the peer is told names the option that differs and
+ * never a value.  Also the shard hash's range and stability.
  */
 #include <sys/wait.h>
 #include <stdio.h>
@@ -16,6 +17,16 @@
 #include "engine.h"
 #include "params.h"
 #include "tap.h"
+#include "util.h"
+
+/* In the child: what an ERROR frame would tell the peer, on stderr first. */
+static void
+print_told(int status, const char *told, const char *msg)
+{
+	(void)status;
+	(void)msg;
+	fprintf(stderr, "told: %s\n", told ? told : "(nothing)");
+}
 
 static void
 ours(struct params *p, int role)
@@ -28,8 +39,19 @@ ours(struct params *p, int role)
 	strcpy(p->context, "nightly");
 }
 
+/* Does err, from check_in_child, start with "told: <what>\n"? */
+static int
+told_is(const char *err, const char *what)
+{
+	size_t n = strlen(what);
+
+	return strncmp(err, "told: ", 6) == 0 && strncmp(err + 6, what, n) == 0
+	    && err[6 + n] == '\n';
+}
+
 /* params_check in a child: its exit status (0 if it returned) and the
- * first line of its stderr in err. */
+ * whole of its stderr in err: "told: <what the peer hears>", then our
+ * own line. */
 static int
 check_in_child(const struct params *us, const uint8_t *b, size_t len,
     char *err, size_t errlen)
@@ -44,6 +66,7 @@ check_in_child(const struct params *us, const uint8_t *b, size_t len,
 	if (pid == 0) {
 		dup2(pfd[1], 2);
 		close(pfd[0]);
+		set_fatal_hook(print_told);
 		params_check(us, b, len, "test");
 		_exit(0);
 	}
@@ -96,6 +119,8 @@ main(void)
 	ok(check_in_child(&h, enc, len, err, sizeof(err)) == 5 &&
 	    strstr(err, "peer uses --engine #7, we use --engine dh") != NULL,
 	    "params_check: exit 5 naming both engines");
+	ok(told_is(err, "parameters differ: engine"),
+	    "... and the peer is told the option only");
 	enc[5] = ENGINE_OT;
 	ok(params_decode(&got, enc, len, err, sizeof(err)) == 0 &&
 	    params_compare(&h, &got, err, sizeof(err)) < 0 &&
@@ -115,9 +140,15 @@ main(void)
 	ok(params_decode(&got, enc, 1, err, sizeof(err)) < 0 &&
 	    strstr(err, "speaks protocol version") != NULL,
 	    "another version is named even when the rest is missing");
+	ok(check_in_child(&h, enc, 1, err, sizeof(err)) == 5 &&
+	    told_is(err, "parameters differ: protocol version"),
+	    "... and the peer is told the version differs");
 	enc[0] = PROTOCOL_VERSION;
 	ok(params_decode(&got, enc, len - 1, err, sizeof(err)) < 0 &&
 	    strstr(err, "malformed") != NULL, "a short encoding is malformed");
+	ok(check_in_child(&h, enc, len - 1, err, sizeof(err)) == 5 &&
+	    told_is(err, "incompatible peer or protocol violation"),
+	    "... which is a protocol violation, not a difference");
 
 	/* one table compares the one-byte settings */
 	params_decode(&got, enc, len, err, sizeof(err));
@@ -138,8 +169,9 @@ main(void)
 	    got.key_fields == 2 && params_compare(&h, &got, err, sizeof(err)) < 0 &&
 	    strcmp(err, "peer's keys have 2 fields (--key-field), ours have 1") == 0,
 	    "key field counts that differ are named (%s)", err);
-	ok(check_in_child(&h, enc, len, err, sizeof(err)) == 5,
-	    "params_check: exit 5 on a key field count mismatch");
+	ok(check_in_child(&h, enc, len, err, sizeof(err)) == 5 &&
+	    told_is(err, "parameters differ: key-field"),
+	    "params_check: exit 5 on a key field count mismatch, told so");
 	h.key_fields = 2;
 	ok(params_compare(&h, &got, err, sizeof(err)) == 0,
 	    "negative: the same count agrees");
@@ -152,6 +184,19 @@ main(void)
 	got.role = ROLE_HOLDER;
 	ok(params_compare(&h, &got, err, sizeof(err)) < 0 &&
 	    strstr(err, "both sides are holders") != NULL, "same roles");
+
+	/* the context: its name is told, never its value */
+	strcpy(q.context, "secret-merger");
+	len = params_encode(&q, enc);
+	ok(check_in_child(&h, enc, len, err, sizeof(err)) == 5 &&
+	    told_is(err, "parameters differ: context") &&
+	    strstr(err, "peer uses --context 'secret-merger', we use "
+	    "'nightly'") != NULL, "another context: told 'context', both "
+	    "values in our own line");
+	strcpy(q.context, "nightly");
+	len = params_encode(&q, enc);
+	ok(check_in_child(&h, enc, len, err, sizeof(err)) == 0 && err[0] == 0,
+	    "negative: the same context returns, nothing told");
 
 	ok(engine_by_name("dh") == engine_by_id(ENGINE_DH) &&
 	    engine_by_id(ENGINE_DH) != NULL && engine_by_name("ot") != NULL &&

@@ -459,7 +459,7 @@ test_stdout(void)
 
 static const char *hook_path;
 static void
-hook(int status, const char *msg)
+hook(int status, const char *told, const char *msg)
 {
 	stats_set_error(msg);
 	stats_write(hook_path, status);
