@@ -52,6 +52,7 @@
 #include "recspill.h"
 #include "session.h"
 #include "sorter.h"
+#include "source.h"
 #include "stats.h"
 #include "util.h"
 
@@ -73,7 +74,8 @@ struct session {
 	uint8_t		*frame;		/* CH_MAX_PAYLOAD */
 };
 
-/* Long local work in the spills: keep the peer from timing out. */
+/* Long local work in the spills, or an input pipe that pauses: keep the
+ * peer from timing out. */
 static void
 keepalive_beat(void *ch)
 {
@@ -524,6 +526,7 @@ session_run(struct channel *ch, const struct session_opts *o)
 		sorter_set_pool(sess.hits, ctx->pool);
 	}
 	spill_set_heartbeat(keepalive_beat, ch);
+	source_on_idle(keepalive_beat, ch);	/* a pipe that pauses */
 	sess.vals = sorter_new(o->tmpdir, avail / 3 * 2);
 	sorter_set_pool(sess.vals, ctx->pool);
 	sess.rr = rec_open(&o->rec, o->files, o->nfiles);

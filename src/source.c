@@ -17,6 +17,9 @@
  *       next read runs while the caller parses the previous chunk.
  *     - read(2): one buffer, used when the ring cannot be set up or when
  *       PSI_STREAM_IO=read.
+ *     A wait for a pipe, tty or socket calls source_on_idle()'s function
+ *     every IDLE_MS (io_uring_wait_cqe_timeout, or poll before read), so
+ *     a producer that pauses does not time out the peer.
  *     Every buffer handed out stays untouched until the next call: it is
  *     resubmitted only then.
  *  2. pull() serves the bytes peeked at open (the first chunk, or at
@@ -65,6 +68,7 @@
  * again.  Reading ahead from disk is the kernel's readahead's job. */
 #define BUFSZ		(128u * 1024)
 #define NBUF_FILE	2		/* reads in flight on a regular file */
+#define IDLE_MS		250		/* source_on_idle's period */
 #define NBUF_PIPE	2		/* one in flight, one with the caller */
 #define NBUF_MAX	NBUF_FILE
 #define RING_DEPTH	8
@@ -138,15 +142,31 @@ read_error(const struct source *s, int err)
 	fatal_input_errno("cannot read %s", s->name);
 }
 
-/* Wait until fd is readable: used after EAGAIN on an O_NONBLOCK stdin. */
+static void (*idle_fn)(void *);
+static void *idle_arg;
+
+void
+source_on_idle(void (*fn)(void *), void *arg)
+{
+	idle_fn = fn;
+	idle_arg = arg;
+}
+
+/* Wait until fd is readable (after EAGAIN on an O_NONBLOCK stdin, or
+ * before a read of a pipe that may block), calling the idle function
+ * every IDLE_MS meanwhile. */
 static void
 wait_readable(const struct source *s)
 {
 	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	int n;
 
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
+	while ((n = poll(&p, 1, idle_fn ? IDLE_MS : -1)) <= 0) {
+		if (n < 0 && errno != EINTR)
 			read_error(s, errno);
+		if (n == 0)
+			idle_fn(idle_arg);
+	}
 }
 
 /* ---- io_uring ---------------------------------------------------------- */
@@ -276,9 +296,22 @@ reap_one(struct source *s)
 	struct rbuf *b;
 	int ret, i, res;
 
-	while ((ret = io_uring_wait_cqe(&s->ring, &cqe)) < 0)
+	for (;;) {
+		/* a pipe may keep us waiting: the idle function runs meanwhile */
+		if (!s->regular && idle_fn) {
+			struct __kernel_timespec ts = { 0, IDLE_MS * 1000000L };
+			ret = io_uring_wait_cqe_timeout(&s->ring, &cqe, &ts);
+			if (ret == -ETIME) {
+				idle_fn(idle_arg);
+				continue;
+			}
+		} else
+			ret = io_uring_wait_cqe(&s->ring, &cqe);
+		if (ret >= 0)
+			break;
 		if (ret != -EINTR && ret != -EAGAIN)
 			read_error(s, -ret);
+	}
 	i = (int)(uintptr_t)io_uring_cqe_get_data(cqe) - 1;
 	res = cqe->res;
 	io_uring_cqe_seen(&s->ring, cqe);
@@ -419,6 +452,8 @@ read_next(struct source *s, const uint8_t **out, size_t *len)
 			s->raw_eof = 1;
 			return 0;
 		}
+		if (!s->regular && idle_fn)
+			wait_readable(s);	/* the read would block */
 		n = s->end != UINT64_MAX ?
 		    pread(s->fd, s->rdbuf, want, (off_t)s->next_off) :
 		    read(s->fd, s->rdbuf, want);

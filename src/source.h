@@ -75,6 +75,11 @@ void	source_close(struct source *);
 /* fn(n) is called for every n raw bytes (before decompression) a source
  * hands out, from the thread reading; NULL turns it off.  For progress. */
 void	source_on_read(void (*fn)(size_t n));
+/* fn(arg) is called about every 0.25 s while a source waits for a pipe,
+ * terminal or socket to give data, from the thread reading; NULL turns
+ * it off.  The run sends keepalives from it, so a producer that pauses
+ * does not time out the peer. */
+void	source_on_idle(void (*fn)(void *), void *arg);
 /* 1 if io_uring is used for reading (after the first source_open). */
 int	source_uses_uring(void);
 

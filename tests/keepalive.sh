@@ -12,8 +12,13 @@
 # finishes, exact, the same output as the DH engine's run above on the
 # first 100,000 of those keys; the negative twin: that holder stopped in
 # mid-run trips the querier's --timeout.
+# An input pipe that pauses: a producer that says nothing for 5 s halfway
+# (a database export between two tables) must not time out a peer with
+# --timeout 2, on either role, with either engine, through io_uring and
+# read(2): the waiting reader sends keepalives.  The stopped-holder twins
+# above show that a peer that is really gone still trips the timeout.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 11
+plan 15
 
 awk 'BEGIN { for (i = 0; i < 100000; i++) printf "k%06d\n", i }' >"$T/h"
 printf 'k000007\nk000042\nnope\n' >"$T/q"
@@ -61,4 +66,41 @@ k000042"
 diag "ot: the querier's match phase (waiting for the digest, then reading it): $(sed -n 's/.*"match": *\([0-9.]*\).*/\1/p' "$T/ot.json") s"
 
 stopped ot "$T/oh" "$T/oq" "--memory 8M"
+
+# ---- an input pipe that pauses --------------------------------------------
+awk 'BEGIN { for (i = 0; i < 4000; i++) printf "p%05d\n", i }' >"$T/pq"
+awk 'BEGIN { for (i = 2000; i < 6000; i++) printf "p%05d\n", i }' >"$T/ph"
+expected_matches "$T/pq" "$T/ph" >"$T/pq.want"
+expected_matches "$T/ph" "$T/pq" >"$T/ph.want"
+# paused ENGINE IO ROLE: ROLE (holder or querier) reads a pipe that pauses
+# 5 s after its first 1,000 records; both sides have --timeout 2.
+paused() {
+	_in=$T/pq _other=$T/ph _orole=holder
+	[ "$3" = holder ] && { _in=$T/ph; _other=$T/pq; _orole=querier; }
+	port=$(free_port)
+	{ head -1000 "$_in"; sleep 5; tail -n +1001 "$_in"; } |
+	PSI_STREAM_IO=$2 "$PSI" --listen "127.0.0.1:$port" --insecure -q \
+	    --timeout 2 --engine "$1" --role "$3" -o "$T/p.l.out" - \
+	    2>"$T/p.l.err" &
+	lpid=$!
+	PSI_STREAM_IO=$2 "$PSI" --peer "127.0.0.1:$port" --insecure -q \
+	    --timeout 2 --connect-timeout 20 --engine "$1" --role $_orole \
+	    -o "$T/p.c.out" \
+	    "$_other" 2>"$T/p.c.err"; crc=$?
+	wait $lpid; lrc=$?
+	_lwant=$T/pq.want _cwant=$T/ph.want
+	[ "$3" = holder ] && { _lwant=$T/ph.want; _cwant=$T/pq.want; }
+	if [ "$lrc $crc" = "0 0" ] && cmp -s "$T/p.l.out" "$_lwant" &&
+	    cmp -s "$T/p.c.out" "$_cwant"; then
+		ok "$1, $2: the $3's input pauses 5 s, --timeout 2: both exit 0, exact"
+	else
+		fail "$1, $2: the $3's input pauses 5 s: exits $lrc $crc"
+		sed 's/^/# /' "$T/p.l.err" "$T/p.c.err"
+	fi
+	rm -f "$T/p.l.out" "$T/p.c.out"
+}
+paused dh uring querier
+paused ot read querier
+paused dh read holder
+paused ot uring holder
 done_testing
