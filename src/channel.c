@@ -58,6 +58,9 @@ struct channel {
 	int			 failing;	/* inside ch_send_error */
 	int			 peer_gone;	/* EOF or reset seen */
 	int			 reset;		/* the EOF read_wire saw was a reset */
+	int			 doorman;	/* listener: listening socket, or -1 */
+	int			 busy_ok;	/* initiator: message 2 may say busy */
+	int			 busy;		/* ... and it did */
 	int			 first_pending;	/* initiator: no frame yet */
 	int			 authenticated;	/* ERROR frames may go out */
 	char			*refused_hint;	/* initiator: see ch_refused_hint */
@@ -92,6 +95,7 @@ ch_new(int fd, double timeout, const char *peer_name)
 	struct timeval tv;
 
 	ch->fd = fd;
+	ch->doorman = -1;
 	ch->timeout = timeout;
 	ch->peer = xstrdup(peer_name);
 	ch->wire = xmalloc(2 + NOISE_MAX_MSG);
@@ -239,13 +243,46 @@ write_wire(struct channel *ch, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+void
+ch_set_doorman(struct channel *ch, int lfd)
+{
+	ch->doorman = lfd;
+}
+
+/*
+ * A connection that arrives while the listener shakes hands with another
+ * is told so, with an empty message (PROTOCOL.md section 3), and closed:
+ * its connector retries at once instead of waiting out its handshake
+ * deadline in our queue.  What it sent (message 1) is read and dropped
+ * first, so that the close is a FIN, not a reset that could discard the
+ * notice.  Costs two syscalls and no memory; nothing is logged.
+ */
+static void
+turn_away(int lfd)
+{
+	static const uint8_t busy[2] = { 0, 0 };
+	uint8_t junk[256];
+	int fd, i;
+
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		return;
+	(void)!send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	for (i = 0; i < 8 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0;
+	    i++)
+		;
+	close(fd);
+}
+
 /* Read exactly len bytes, each wait bounded by the idle timeout and, in
  * the handshake, all of them by its deadline.  Returns 0; 1 on a clean EOF
- * before the first byte when eof_ok; -1 on a failure (see failed()). */
+ * before the first byte when eof_ok; -1 on a failure (see failed()).  A
+ * listener's handshake turns away other connections meanwhile. */
 static int
 read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 {
-	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = ch->fd, .events = POLLIN },
+	    { .fd = ch->doorman, .events = POLLIN } };
 	size_t got = 0;
 
 	while (got < len) {
@@ -261,9 +298,16 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 			if (ms < 0 || left * 1000 < ms)
 				ms = (int)(left * 1000) + 1;
 		}
-		int rc = poll(&pfd, 1, ms);
+		int rc = poll(pfd, ch->doorman >= 0 && ch->tx == NULL ? 2 : 1,
+		    ms);
 		if (rc < 0 && errno == EINTR)
 			continue;
+		if (rc > 0 && ch->doorman >= 0 && ch->tx == NULL &&
+		    (pfd[1].revents & POLLIN)) {
+			turn_away(ch->doorman);
+			if (pfd[0].revents == 0)
+				continue;
+		}
 		if (rc == 0 && ch->deadline > 0 && now_seconds() >= ch->deadline)
 			continue;	/* the deadline's message, above */
 		if (rc == 0) {
@@ -306,6 +350,11 @@ read_msg(struct channel *ch, int eof_ok)
 	if ((rc = read_wire(ch, ch->wire, 2, eof_ok)) != 0)
 		return rc > 0 ? 0 : -1;
 	len = (size_t)ch->wire[0] << 8 | ch->wire[1];
+	if (len == 0 && ch->busy_ok) {
+		ch->busy = 1;
+		return failed(ch, EXIT_NET, 0, "%s stayed busy with other "
+		    "connections", ch->peer);
+	}
 	if (len == 0)
 		return failed(ch, EXIT_PROTO, 0, "peer %s sent an empty message",
 		    ch->peer);
@@ -334,7 +383,8 @@ write_msg(struct channel *ch, size_t len)
  * The handshake proper.  Every failure goes through failed(): the caller
  * is ch_try_handshake, so it returns -1 with the reason recorded, or
  * CH_NO_ANSWER when the initiator's peer closed (or reset) before saying
- * anything: a listener busy with somebody else that gave up on us, say.
+ * anything: a listener busy with somebody else that gave up on us, say;
+ * CH_BUSY when it said it was busy.
  * Nothing is sent to a peer we have not authenticated: a refused
  * connector sees the connection close.
  */
@@ -354,7 +404,12 @@ handshake(struct channel *ch, struct noise_hs *hs, int initiator,
 			    "write message 1");
 		if (write_msg(ch, n) < 0)
 			return ch->received == 0 ? CH_NO_ANSWER : -1;
-		if ((m = read_msg(ch, 1)) <= 0) {
+		ch->busy_ok = 1;
+		m = read_msg(ch, 1);
+		ch->busy_ok = 0;
+		if (ch->busy)
+			return CH_BUSY;
+		if (m <= 0) {
 			/* A clean close (not the reset of a listener that
 			 * went away with us in its queue) after reading our
 			 * message 1: it could not read it, which is what a

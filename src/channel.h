@@ -60,10 +60,17 @@ struct channel *ch_new_keyed(int fd, double timeout, const char *peer_name,
  * an ERROR frame.  The caller closes a channel whose handshake failed.
  */
 #define CH_NO_ANSWER	(-2)
+/* The initiator's listener said it is busy shaking hands with another
+ * connection (an empty message before message 2): worth a retry soon. */
+#define CH_BUSY		(-3)
 int	ch_try_handshake(struct channel *, int initiator,
 	    const struct ch_auth *, double secs, const uint8_t *payload,
 	    size_t len, uint8_t **peer_payload, size_t *peer_len);
 const char *ch_failure(const struct channel *, int *status);
+/* Listener: during this channel's handshake, connections arriving on the
+ * listening socket lfd are told the listener is busy and closed (their
+ * connectors get CH_BUSY and retry) instead of waiting in the queue. */
+void	ch_set_doorman(struct channel *, int lfd);
 /* The same without a deadline; any failure is fatal with its status. */
 void	ch_handshake(struct channel *, int initiator, const struct ch_auth *,
 	    const uint8_t *payload, size_t len, uint8_t **peer_payload,

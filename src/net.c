@@ -147,7 +147,10 @@ net_listen(const char *spec, char **shown_out)
 	if (rc != 0)
 		fatal(EXIT_NET, "cannot listen on %s: %s", shown, gai_strerror(rc));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		/* non-blocking: a connection that is reset between poll and
+		 * accept must not leave us blocked in accept */
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
 		if (fd < 0) {
 			err = errno;
 			continue;
@@ -203,7 +206,8 @@ net_accept(int lfd, const char *shown, double deadline, char **peer_desc)
 			break;
 		/* the connection went away, or we are short of descriptors
 		 * for a moment: neither ends the wait */
-		if (errno != EINTR && errno != ECONNABORTED && errno != EMFILE &&
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != ECONNABORTED && errno != EMFILE &&
 		    errno != ENFILE && errno != ENOBUFS && errno != ENOMEM &&
 		    errno != EPROTO && errno != EPERM)
 			fatal_errno(EXIT_NET, "accept on %s", shown);

@@ -244,6 +244,7 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
 			    ro->accept_timeout == 1 ? "" : "s",
 			    refused ? "; all attempts were refused" : "");
 		ch = ch_new(fd, ro->timeout, *peer_desc);
+		ch_set_doorman(ch, lfd);	/* others are told we are busy */
 		if (ch_try_handshake(ch, 0, auth, handshake_secs(ro), NULL, 0,
 		    peer_params, plen) == 0)
 			break;
@@ -259,14 +260,16 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
 
 /*
  * Connector: connect (net_connect retries until --connect-timeout) and
- * shake hands.  A listener busy with somebody else keeps us in its queue
- * until it gets to us (each read bounded by --timeout); one that went away
- * or said nothing before answering message 1 is tried again while the
- * connect timeout lasts.  Both sides have a handshake deadline: the
+ * shake hands.  A listener busy with somebody else says so and closes
+ * (CH_BUSY): we try again every BUSY_RETRY seconds while the connect
+ * timeout lasts; one that went away or said nothing before answering
+ * message 1 is tried again likewise.  Both sides have a handshake deadline: the
  * listener's because strangers can reach it, the connector's (a little
  * longer, see connector_handshake_secs()) so that a service that is not
  * psi-stream fails in seconds.
  */
+#define BUSY_RETRY	0.1
+
 static struct channel *
 connect_peer(struct run_opts *ro, struct policy *pol,
     const struct ch_auth *auth, const uint8_t *hello, size_t hlen,
@@ -288,6 +291,18 @@ connect_peer(struct run_opts *ro, struct policy *pol,
 		    NULL);
 		if (rc == 0)
 			return ch;
+		if (rc == CH_BUSY && now_seconds() + BUSY_RETRY >= until)
+			fatal(EXIT_NET, "%s for %g second%s (--connect-timeout)",
+			    ch_failure(ch, NULL), ro->connect_timeout,
+			    ro->connect_timeout == 1 ? "" : "s");
+		if (rc == CH_BUSY) {
+			vlog(2, "%s is busy with another connection; trying "
+			    "again", ro->peer);
+			ch_close(ch);
+			free(*peer_desc);
+			usleep((useconds_t)(BUSY_RETRY * 1e6));
+			continue;
+		}
 		if (rc != CH_NO_ANSWER && now_seconds() - start >= secs)
 			fatal(EXIT_NET, "%s%s (%s; not a psi-stream listener?)",
 			    ch_failure(ch, NULL), secs == ro->timeout ?

@@ -77,8 +77,10 @@ connect_to(const char *port)
 	die("connect");
 }
 
+static int busy_lfd = -1;	/* h-busy: the listening socket, kept */
+
 static void
-listen_on(const char *portfile)
+listen_on(const char *portfile, int keep)
 {
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
@@ -99,7 +101,10 @@ listen_on(const char *portfile)
 	fclose(f);
 	if ((fd = accept(lfd, NULL, NULL)) < 0)
 		die("accept");
-	close(lfd);
+	if (keep)
+		busy_lfd = lfd;
+	else
+		close(lfd);
 }
 
 static void
@@ -596,12 +601,23 @@ holder(const char *s)
 		raw_msg(96, NULL);		/* the size of a real message 2 */
 		return drain_raw();
 	}
-	if (strcmp(s, "h-empty-msg") == 0) {
-		uint8_t b[34];
-		if (read(fd, b, 34) != 34)
-			die("read");
-		raw("\0\0", 2);
-		return drain_raw();
+	if (strcmp(s, "h-busy") == 0) {
+		/* "busy" (an empty message 2) three times, then honest: the
+		 * connector must come back each time */
+		for (int i = 0; i < 3; i++) {
+			uint8_t b[34];
+			if (read(fd, b, 34) != 34)
+				die("read");
+			raw("\0\0", 2);
+			shutdown(fd, SHUT_WR);
+			while (read(fd, b, sizeof(b)) > 0)
+				;
+			close(fd);
+			if ((fd = accept(busy_lfd, NULL, NULL)) < 0)
+				die("accept");
+		}
+		close(busy_lfd);
+		s = "h-honest";
 	}
 	default_params(&p, ROLE_HOLDER);
 	plen = params_encode(&p, enc);
@@ -957,7 +973,7 @@ static const char *const scenarios[] = {
 	"q-reveal-too-many", "q-reveal-malformed", "q-reveal-truncated",
 	"q-reveal-order", "q-reveal-wrong-t", "q-rend-mismatch", "q-rend-long",
 	"q-honest",
-	"h-garbage-msg2", "h-empty-msg", "h-params-version", "h-params-ctxlen",
+	"h-garbage-msg2", "h-busy", "h-params-version", "h-params-ctxlen",
 	"h-no-hello", "h-unknown-type", "h-silent", "h-eval-wrong-type",
 	"h-eval-fewer", "h-eval-more", "h-eval-odd", "h-eval-invalid",
 	"h-eval-identity", "h-wrong-done", "h-hcount-short", "h-hcount-huge",
@@ -1001,7 +1017,7 @@ main(int argc, char **argv)
 	if (we_connect)
 		connect_to(argv[3]);
 	else
-		listen_on(argv[3]);
+		listen_on(argv[3], strcmp(argv[1], "h-busy") == 0);
 	if (ot)
 		rc = argv[1][0] == 'q' ? ot_querier(argv[1]) :
 		    ot_holder(argv[1]);

@@ -9,7 +9,8 @@
 # bins and parameters, invalid or short base-OT points, correction rows
 # of the wrong bucket, bin or size, a cut bucket, an absurd count); bad
 # session parameters in handshake message 3 and
-# in HELLO, an ERROR frame with terminal escapes, a silent peer; and zstd
+# in HELLO, an ERROR frame with terminal escapes, a silent peer, a
+# listener that says it is busy three times before it answers; and zstd
 # bombs in input files.  Each case checks psi-stream's exit status (5 for
 # a protocol violation, 4 when the handshake fails, 3 for a lost or
 # silent peer, 6 when the peer reports an error; a listener keeps
@@ -67,7 +68,7 @@ q-rend-mismatch d 5 6 REND_count_does_not_match
 q-rend-long d 5 6 REND_count
 q-honest d 0 - -
 h-garbage-msg2 d 4 - message_2_does_not_decrypt
-h-empty-msg d 5 - sent_an_empty_message
+h-busy d 0 - -
 h-params-version d 5 6 speaks_protocol_version_3,_we_speak_version_2
 h-params-ctxlen d 5 6 malformed_session_parameters
 h-no-hello d 5 6 expected_HELLO,_got_EVAL

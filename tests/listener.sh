@@ -8,10 +8,12 @@
 # non-zero and writes nothing; Bob's stderr has one line per intruder,
 # naming its address.  The twin: with only intruders, --accept-timeout
 # ends the wait with exit 3, saying every attempt was refused.  The
-# handshake deadline is --timeout 2, which the trickle outlasts.
+# handshake deadline is --timeout 2, which the trickle outlasts.  Three
+# trickles at once (the others are told the listener is busy) do not keep
+# Alice out; a listener busy past her --connect-timeout is exit 3.
 . "${SRCDIR:-.}/tests/lib.sh"
 : "${HOSTILE:=$(pwd)/tests/hostile}"
-plan 14
+plan 19
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 150; i < 500; i++) printf "key-%05d\n", i }' >"$T/b"
@@ -72,6 +74,43 @@ check "... mallory: refused by name, although authorized_peers lists her" \
     "$T/bob.err"
 check "... nothing about a local file went to the intruders" \
     sh -c "! grep -q '$T/b' '$T/stranger.err' '$T/mallory.err'"
+
+# Three trickles at once, with the default handshake deadline (5 s): the
+# listener serves one and tells the others it is busy, so Alice, arriving
+# behind them, retries until the first is dropped and gets in (before,
+# she waited in the queue past her own 8 s deadline and exited 3).
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --identity "$T/bob" --peer-key "$T/alice.pub" \
+    --accept-timeout 60 -o "$T/bob3.out" "$T/b" >/dev/null 2>"$T/bob3.err" &
+bpid=$!
+for i in 1 2 3; do
+	intruder "trickle3-$i" "$HOSTILE" q-trickle connect "$port" &
+done
+sleep 0.5
+"$PSI" --peer "127.0.0.1:$port" --connect-timeout 30 -q --identity "$T/alice" \
+    --peer-key "$T/bob.pub" -o "$T/alice3.out" "$T/a" 2>"$T/alice3.err"
+a_rc=$?
+wait $bpid
+b_rc=$?
+wait
+is "three trickles at once, then alice: both exit 0" "$a_rc $b_rc" "0 0"
+same_file "... alice's output exact" "$T/alice3.out" "$T/a.want"
+same_file "... bob's output exact" "$T/bob3.out" "$T/b.want"
+# The twin: a listener held by a trickle past the connector's
+# --connect-timeout: the connector exits 3, saying the listener was busy.
+port=$(free_port)
+"$PSI" --listen "127.0.0.1:$port" --identity "$T/bob" --peer-key "$T/alice.pub" \
+    --accept-timeout 20 -o "$T/bob4.out" "$T/b" >/dev/null 2>"$T/bob4.err" &
+bpid=$!
+intruder trickle4 "$HOSTILE" q-trickle connect "$port" &
+tpid=$!
+sleep 0.3
+"$PSI" --peer "127.0.0.1:$port" --connect-timeout 1 -q --identity "$T/alice" \
+    --peer-key "$T/bob.pub" -o "$T/alice4.out" "$T/a" 2>"$T/alice4.err"
+is "a listener busy past --connect-timeout 1: the connector exits 3" "$?" 3
+check "... saying it stayed busy, and wrote nothing" sh -c \
+    "grep -q 'stayed busy with other connections for 1 second (--connect-timeout)' '$T/alice4.err' && test ! -e '$T/alice4.out'"
+kill $bpid 2>/dev/null; wait $bpid 2>/dev/null; wait $tpid
 
 # The twin: only an intruder, then --accept-timeout.
 port=$(free_port)
