@@ -3,7 +3,9 @@
  * blake2bx.c (portable = libsodium one call per message, AVX2, AVX-512)
  * for the OT engine's three shapes: a fingerprint (55 + 16-byte key,
  * 16-byte digest), a KKRT code word (71 bytes, 64-byte digest) and a
- * KKRT output (99 bytes, 16-byte digest), in batches of 256 messages.
+ * KKRT output (99 bytes, 16-byte digest), in batches of 256 messages;
+ * then nanoseconds per byte of the PRG (prg.c) on each of its paths for
+ * a superblock's shape: 512 columns of 512 bytes (prg_streams).
  * A benchmark, not a test: it asserts nothing.  Built by `make bench`.
  */
 #include <stdio.h>
@@ -12,10 +14,43 @@
 #include <sodium.h>
 
 #include "blake2bx.h"
+#include "prg.h"
 #include "util.h"
 
 #define BATCH	256
 #define ROUNDS	2000
+#define COLS	512
+#define COLLEN	512
+#define PRG_ROUNDS 200
+
+/* ns per byte of prg_streams on each path, 512 x 512 bytes a call. */
+static void
+prg_speed(void)
+{
+	static const char *names[] = { "", "portable", "AVX-512" };
+	static uint8_t keys[COLS][PRG_KEY], out[COLS * COLLEN];
+	double t;
+	int p, r;
+
+	randombytes_buf(keys, sizeof(keys));
+	printf("%-28s %10s %10s\n", "PRG ns per byte", names[1], names[2]);
+	printf("%-28s", "512 columns of 512 bytes");
+	for (p = PRG_PORTABLE; p <= PRG_AVX512; p++) {
+		if (prg_force(p) != 0) {
+			printf(" %10s", "-");
+			continue;
+		}
+		t = now_seconds();
+		for (r = 0; r < PRG_ROUNDS; r++)
+			prg_streams(out, COLLEN, COLLEN,
+			    (const uint8_t (*)[PRG_KEY])keys, COLS, 7,
+			    (uint64_t)r * (COLLEN / PRG_BLOCK));
+		printf(" %10.3f", (now_seconds() - t) * 1e9 /
+		    ((double)PRG_ROUNDS * sizeof(out)));
+	}
+	putchar('\n');
+	prg_force(0);
+}
 
 int
 main(void)
@@ -57,5 +92,6 @@ main(void)
 		}
 		putchar('\n');
 	}
+	prg_speed();
 	return 0;
 }

@@ -24,8 +24,9 @@
  *     special case on either side.
  *
  * Block calls work on superblocks of at most KKRT_SB = 4096 bins: the PRG
- * is asked for 512 bytes per column per call (its efficient size, see
- * prg.c), the columns are transposed (transpose.c) and each row is used
+ * is asked for the 512 columns of 512 bytes in one call (prg_streams:
+ * the AVX-512 path runs 16 blocks, two columns, a step; see prg.c), the
+ * columns are transposed (transpose.c) and each row is used
  * at once.  The PRG stream of bucket b is read from block off / 512, so
  * no state carries from one superblock or bucket to the next.
  *
@@ -253,11 +254,8 @@ static void
 expand(uint8_t *cols, const uint8_t (*keys)[KKRT_SEED], uint64_t bucket,
     uint64_t off, size_t np)
 {
-	size_t c;
-
-	for (c = 0; c < KKRT_K; c++)
-		prg_stream(cols + c * COLBYTES, np / 8, keys[c], bucket,
-		    off / (8 * PRG_BLOCK));
+	prg_streams(cols, COLBYTES, np / 8, keys, KKRT_K, bucket,
+	    off / (8 * PRG_BLOCK));
 }
 
 static size_t

@@ -22,4 +22,20 @@
 void	prg_stream(uint8_t *out, size_t len, const uint8_t key[PRG_KEY],
 	    uint64_t bucket, uint64_t block);
 
+/*
+ * prg_stream for each of nkeys keys at once: out + c * stride gets the
+ * len bytes of (keys[c], bucket) from block `block`.  The columns must not
+ * overlap.  The same bytes on every path; the fastest this CPU has.
+ */
+void	prg_streams(uint8_t *out, size_t stride, size_t len,
+	    const uint8_t (*keys)[PRG_KEY], size_t nkeys, uint64_t bucket,
+	    uint64_t block);
+
+enum { PRG_PORTABLE = 1, PRG_AVX512 = 2 };
+/* Test hook: 0 = choose (default), PRG_PORTABLE or PRG_AVX512; -1 (and
+ * no change) for a path this CPU or build lacks.  Not thread-safe. */
+int	prg_force(int path);
+/* The path prg_streams takes now. */
+int	prg_path(void);
+
 #endif

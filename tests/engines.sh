@@ -17,7 +17,7 @@
 # -o on both sides (atomic, nothing left behind).  The negative twins:
 # keys one byte apart never match, and the ot-equals-dh check is seen to
 # fail on outputs that differ.  Mixed code paths: one side with
-# PSI_STREAM_PORTABLE=1 (libsodium hashing, portable transpose), the other
+# PSI_STREAM_PORTABLE=1 (libsodium hashing and PRG, portable transpose), the other
 # with its CPU's SIMD paths, both ways round; outputs equal dh's and the
 # all-SIMD ot run's, and -vv shows each side's paths (portable on the
 # wrapped side, AVX2 or more on the other where the CPU has it).

@@ -8,15 +8,24 @@
  * - prg_stream: the stream of (key, bucket) read from block k equals the
  *   matching slice of the whole stream, for lengths that are not
  *   multiples of 64; other keys and other buckets give other bytes;
- *   bucket b is the little-endian nonce tail (a byte-order slip fails).
+ *   bucket b is the little-endian nonce tail (a byte-order slip fails);
+ * - prg_streams on every path this CPU has (portable always, AVX-512
+ *   where present) equals prg_stream key by key, for key counts and
+ *   lengths that leave partial steps of 16 blocks and partial blocks,
+ *   from blocks other than 0, and writes nothing between the columns;
+ *   the comparison itself rejects a one-byte change;
+ * - run again (t_prg --path), PSI_STREAM_PORTABLE=1 leaves only the
+ *   portable path (AVX-512 refused) and =0 leaves the CPU's own.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <sodium.h>
 
+#include "cpu.h"
 #include "prg.h"
 #include "util.h"
 #include "tap.h"
@@ -117,13 +126,115 @@ test_prg_stream(void)
 	ok(memcmp(part, all, LEN) != 0, "another key, another stream");
 }
 
-int
-main(void)
+#define NKEYS	35
+#define STRIDE	1040	/* > the longest len: a gap after each column */
+
+/* Columns of prg_streams that differ from prg_stream, or whose gap
+ * bytes (after len) are not the 0xa5 they were set to. */
+static size_t
+streams_bad(const uint8_t *got, const uint8_t (*keys)[PRG_KEY],
+    size_t nkeys, size_t len, uint64_t bucket, uint64_t block)
 {
+	uint8_t want[STRIDE];
+	size_t c, i, bad = 0;
+
+	for (c = 0; c < nkeys; c++) {
+		prg_stream(want, len, keys[c], bucket, block);
+		if (memcmp(got + c * STRIDE, want, len) != 0)
+			bad++;
+		for (i = len; i < STRIDE; i++)
+			if (got[c * STRIDE + i] != 0xa5) {
+				bad++;
+				break;
+			}
+	}
+	return bad;
+}
+
+static void
+test_streams_path(int p)
+{
+	static const size_t lens[] = { 16, 48, 64, 80, 128, 512, 1000, 1024 };
+	static const size_t nkeys[] = { 1, 2, 3, 15, 16, 17, NKEYS };
+	static const char *names[] = { "auto", "portable", "AVX-512" };
+	uint8_t keys[NKEYS][PRG_KEY], *out = xmalloc(NKEYS * STRIDE);
+	size_t li, ki, bad = 0, runs = 0;
+	uint64_t block;
+
+	if (prg_force(p) != 0) {
+		ok(1, "# SKIP no %s PRG path on this CPU or build", names[p]);
+		free(out);
+		return;
+	}
+	randombytes_buf(keys, sizeof(keys));
+	for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+		for (ki = 0; ki < sizeof(nkeys) / sizeof(nkeys[0]); ki++)
+			for (block = 0; block < 20; block += 7) {
+				memset(out, 0xa5, NKEYS * STRIDE);
+				prg_streams(out, STRIDE, lens[li],
+				    (const uint8_t (*)[PRG_KEY])keys, nkeys[ki],
+				    0x1122334455667788ULL, block);
+				bad += streams_bad(out, (const uint8_t
+				    (*)[PRG_KEY])keys, nkeys[ki], lens[li],
+				    0x1122334455667788ULL, block) != 0;
+				runs++;
+			}
+	ok(bad == 0, "prg_streams, %s path: = prg_stream per key, nothing "
+	    "written between columns (%zu of %zu shapes differ)", names[p],
+	    bad, runs);
+	if (p == PRG_AVX512 || p == PRG_PORTABLE) {
+		memset(out, 0xa5, NKEYS * STRIDE);
+		prg_streams(out, STRIDE, 512, (const uint8_t (*)[PRG_KEY])keys,
+		    NKEYS, 9, 3);
+		out[20 * STRIDE + 300] ^= 0x10;
+		ok(streams_bad(out, (const uint8_t (*)[PRG_KEY])keys, NKEYS,
+		    512, 9, 3) == 1, "negative twin, %s path: one changed "
+		    "byte is seen", names[p]);
+	}
+	prg_force(0);
+	free(out);
+}
+
+/* This program run again with --path and PSI_STREAM_PORTABLE=val (cpu.c
+ * decides once per process): its exit status, 10 * default path +
+ * (AVX-512 forcible). */
+static int
+child_path(const char *self, const char *val)
+{
+	char cmd[4096];
+	int st;
+
+	if (strchr(self, '\'') != NULL || (size_t)snprintf(cmd, sizeof(cmd),
+	    "PSI_STREAM_PORTABLE=%s '%s' --path", val, self) >= sizeof(cmd))
+		return -1;
+	st = system(cmd);
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	int portable, other;
+
+	if (argc == 2 && strcmp(argv[1], "--path") == 0)
+		return 10 * prg_path() + (prg_force(PRG_AVX512) == 0);
 	if (sodium_init() < 0)
 		return 1;
+	portable = child_path(argv[0], "1");
+	other = child_path(argv[0], "0");
+	setenv("PSI_STREAM_PORTABLE", "0", 1);	/* this process: every path */
+	ok(portable == 10 * PRG_PORTABLE, "PSI_STREAM_PORTABLE=1: the "
+	    "portable PRG path, AVX-512 refused (%d)", portable);
+	if (cpu_features() & CPU_AVX512)
+		ok(other == 10 * PRG_AVX512 + 1, "PSI_STREAM_PORTABLE=0 on "
+		    "this AVX-512 CPU: the AVX-512 PRG path (%d)", other);
+	else
+		ok(other == 10 * PRG_PORTABLE, "PSI_STREAM_PORTABLE=0 on a CPU "
+		    "without AVX-512: the portable PRG path (%d)", other);
 	test_chacha_vectors();
 	test_blake2b_vector();
 	test_prg_stream();
+	test_streams_path(PRG_PORTABLE);
+	test_streams_path(PRG_AVX512);
 	return done_testing();
 }
