@@ -531,6 +531,9 @@ session_run(struct channel *ch, const struct session_opts *o)
 	sorter_set_pool(sess.vals, ctx->pool);
 	sess.rr = rec_open(&o->rec, o->files, o->nfiles);
 	rc = holder ? run_holder(&sess) : run_querier(&sess);
+	/* run.c frees ch after us: no hook may still reach it */
+	spill_set_heartbeat(NULL, NULL);
+	source_on_idle(NULL, NULL);
 	stats_phase(NULL);
 	progress_end();
 	rec_close(sess.rr);
