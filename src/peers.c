@@ -266,19 +266,31 @@ open_list(const char *path, int missing_ok)
 	return f;
 }
 
+/* Who a mode lets in, given its group and others bits: "its group",
+ * "others" or "its group and others" (NULL: neither), for messages. */
+static const char *
+who_may(mode_t mode, mode_t grp, mode_t oth)
+{
+	if ((mode & grp) && (mode & oth))
+		return "its group and others";
+	if (mode & grp)
+		return "its group";
+	return mode & oth ? "others" : NULL;
+}
+
 /* A list of trusted keys others may write would let them add keys: refuse
  * it, as ssh's StrictModes does. */
 static void
 check_list_mode(FILE *f, const char *path)
 {
 	struct stat st;
+	const char *who;
 
 	if (fstat(fileno(f), &st) != 0)
 		fatal_errno(EXIT_IO, "cannot stat %s", path);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
+	if ((who = who_may(st.st_mode, S_IWGRP, S_IWOTH)) != NULL)
 		fatal(EXIT_USAGE, "%s is writable by %s, who could add keys to "
-		    "it; chmod go-w %s", path, st.st_mode & S_IWOTH ?
-		    "everyone" : "its group", path);
+		    "it; chmod go-w %s", path, who, path);
 }
 
 /* ---- private keys ------------------------------------------------------ */
@@ -288,17 +300,18 @@ static void
 check_private_mode(int fd, const char *path, const char *what)
 {
 	struct stat st;
+	const char *who;
 
 	if (fstat(fd, &st) != 0)
 		fatal_errno(EXIT_IO, "cannot stat %s", path);
 	if (!S_ISREG(st.st_mode))
 		fatal(EXIT_USAGE, "%s: %s is not a regular file", path, what);
-	if (st.st_mode & (S_IRGRP | S_IROTH))
-		fatal(EXIT_USAGE, "%s: %s is readable by others; chmod 600 %s",
-		    path, what, path);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		fatal(EXIT_USAGE, "%s: %s is writable by others; chmod 600 %s",
-		    path, what, path);
+	if ((who = who_may(st.st_mode, S_IRGRP, S_IROTH)) != NULL)
+		fatal(EXIT_USAGE, "%s: %s is readable by %s; chmod 600 %s",
+		    path, what, who, path);
+	if ((who = who_may(st.st_mode, S_IWGRP, S_IWOTH)) != NULL)
+		fatal(EXIT_USAGE, "%s: %s is writable by %s; chmod 600 %s",
+		    path, what, who, path);
 }
 
 /*
@@ -459,7 +472,7 @@ peers_keygen(const char *path, const char *comment)
 }
 
 /* A .pub file given for a private key: say so before the mode check
- * calls it "readable by others".  Reads only the type word. */
+ * calls it readable by its group and others.  Reads only the type word. */
 static void
 refuse_public(const char *path)
 {

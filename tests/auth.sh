@@ -263,7 +263,7 @@ printf '%s\n' 5ebcea5ee37023ccb9fc2d2019f9d7737be85591ae8652ffa9ef0f4d37063b0e >
 chmod 640 "$T/oprf"
 "$PSI" prf --oprf-key "$T/oprf" "$T/a" >/dev/null 2>"$T/err"
 is "prf: a group-readable --oprf-key is refused (exit 1)" "$?" 1
-check "... saying chmod 600" grep -q 'readable by others; chmod 600' "$T/err"
+check "... saying by whom (its group) and chmod 600" grep -q 'readable by its group; chmod 600' "$T/err"
 chmod 600 "$T/oprf"
 "$PSI" prf --oprf-key "$T/oprf" "$T/a" >"$T/prf.out" 2>"$T/err"
 is "... twin: mode 0600, it runs, one value per key" "$?:$(wc -l <"$T/prf.out")" "0:300"

@@ -262,15 +262,22 @@ test_load(void)
 	identity_free(ident);
 	identity_free(NULL);
 
+	/* Each message names who the mode lets in, and only them. */
 	chmod(id, 0640);
-	refused(do_load, id, EXIT_USAGE, "private key is readable by others; "
-	    "chmod 600 ", "group-readable private key");
+	refused(do_load, id, EXIT_USAGE, "private key is readable by its "
+	    "group; chmod 600 ", "group-readable private key");
 	chmod(id, 0604);
-	refused(do_load, id, EXIT_USAGE, "private key is readable by others",
-	    "world-readable private key");
+	refused(do_load, id, EXIT_USAGE, "private key is readable by others;",
+	    "other-readable (not group-readable) private key");
+	chmod(id, 0644);
+	refused(do_load, id, EXIT_USAGE, "private key is readable by its "
+	    "group and others;", "group- and other-readable private key");
 	chmod(id, 0620);
-	refused(do_load, id, EXIT_USAGE, "private key is writable by others",
-	    "group-writable private key");
+	refused(do_load, id, EXIT_USAGE, "private key is writable by its "
+	    "group;", "group-writable private key");
+	chmod(id, 0602);
+	refused(do_load, id, EXIT_USAGE, "private key is writable by others;",
+	    "other-writable private key");
 	chmod(id, 0600);
 
 	write_file(tpath("badpriv"), "psi-stream-x25519-private AAAA\n", 0600);
@@ -385,6 +392,17 @@ test_authorized(void)
 	ok(peers_authorized(f, other) == 1, "the other listed key too");
 	memset(other, 7, 32);
 	ok(peers_authorized(f, other) == 0, "an unlisted key is not");
+	/* a list others may write: the message names exactly who may */
+	write_file(f, text, 0620);
+	refused(do_authorized, f, EXIT_USAGE, "authorized is writable by its "
+	    "group, who", "a group-writable list is refused");
+	write_file(f, text, 0602);
+	refused(do_authorized, f, EXIT_USAGE, "authorized is writable by "
+	    "others, who", "an other-writable list is refused");
+	write_file(f, text, 0666);
+	refused(do_authorized, f, EXIT_USAGE, "authorized is writable by its "
+	    "group and others, who", "a world-writable list is refused");
+	write_file(f, text, 0644);
 
 	strcat(text, "psi-stream-x25519 not-base64\n");
 	write_file(f, text, 0644);
@@ -524,8 +542,8 @@ test_psk(void)
 	refused(do_psk, f, EXIT_USAGE, "too long", "a long PSK file");
 	snprintf(text, sizeof(text), "%s\n", hex);
 	write_file(f, text, 0644);
-	refused(do_psk, f, EXIT_USAGE, "PSK file is readable by others; "
-	    "chmod 600", "a world-readable PSK file");
+	refused(do_psk, f, EXIT_USAGE, "PSK file is readable by its group "
+	    "and others; chmod 600", "a world-readable PSK file");
 	refused(do_psk, tpath("nonesuch"), EXIT_IO, "cannot open",
 	    "a missing PSK file");
 	sodium_free(psk);
