@@ -58,6 +58,9 @@
 #define HLL_Q		(64 - HLL_P)
 #define EXACT_MAX	(1u << 18)	/* hashes kept exactly (4 MiB table) */
 #define MAX_THREADS	64
+/* The report's labels, one column: the longest ("duplicates") and two
+ * spaces, so every count starts in the same place. */
+#define LABEL		"%-12s"
 #define RANGES_PER_THREAD 8
 #define MAX_RANGES	(MAX_THREADS * RANGES_PER_THREAD)
 #define MIN_RANGE	(1u << 20)	/* by default, bytes per range at least */
@@ -573,7 +576,7 @@ print_invalid(const struct rec_stats *st, int several)
 {
 	uint64_t i, n = st->invalid < 5 ? st->invalid : 5;
 
-	printf("invalid  %llu", (unsigned long long)st->invalid);
+	printf(LABEL "%llu", "invalid", (unsigned long long)st->invalid);
 	if (n > 0) {
 		printf(" (record%s ", st->invalid > 1 ? "s" : "");
 		for (i = 0; i < n; i++) {
@@ -661,19 +664,19 @@ cmd_check(const struct session_opts *so)
 	}
 	dups = st.keys - distinct;
 
-	printf("records  %llu\n", (unsigned long long)st.records);
-	printf("keys     %llu\n", (unsigned long long)st.keys);
+	printf(LABEL "%llu\n", "records", (unsigned long long)st.records);
+	printf(LABEL "%llu\n", "keys", (unsigned long long)st.keys);
 	if (shard_n > 0)
-		printf("shard    %u/%u (%llu keys in other shards)\n", shard_i,
-		    shard_n, (unsigned long long)other);
-	printf("empty    %llu\n", (unsigned long long)st.empty);
+		printf(LABEL "%u/%u (%llu keys in other shards)\n", "shard",
+		    shard_i, shard_n, (unsigned long long)other);
+	printf(LABEL "%llu\n", "empty", (unsigned long long)st.empty);
 	print_invalid(&st, nfiles > 1);
 	if (d->overflow)
-		printf("duplicate keys ~%llu (estimate, +-%llu)\n",
+		printf(LABEL "~%llu (estimate, +-%llu)\n", "duplicates",
 		    (unsigned long long)dups, (unsigned long long)llround(
 		    2 * 1.04 / sqrt(HLL_M) * (double)distinct));
 	else
-		printf("duplicate keys %llu\n", (unsigned long long)dups);
+		printf(LABEL "%llu\n", "duplicates", (unsigned long long)dups);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		fatal_errno(EXIT_IO, "cannot write to stdout");
 

@@ -37,7 +37,7 @@ is "negative: --key-field name picks the name column (Bo only)" \
 printf 'email,id\nbo@example.com,9\nqq@example.com,8\n' >"$T/more.csv"
 "$PSI" check --csv --header --key-field email "$T/people.csv" "$T/more.csv" >"$T/out"
 is "a name is looked up in each file's own header (7 keys, 2 duplicates)" \
-    "$(sed -n 's/^keys  *//p; s/^duplicate keys //p' "$T/out" | tr '\n' ' ')" "7 2 "
+    "$(sed -n 's/^keys  *//p; s/^duplicates  *//p' "$T/out" | tr '\n' ' ')" "7 2 "
 "$PSI" check --csv --key-field email "$T/people.csv" >/dev/null 2>"$T/err"; rc=$?
 is "a column name without --header: exit 1" "$rc $(grep -c 'needs --header' "$T/err")" "1 1"
 "$PSI" check --csv --header --key-field mail "$T/people.csv" >/dev/null 2>"$T/err"; rc=$?
