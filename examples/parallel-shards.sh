@@ -63,6 +63,11 @@ usage() {
 [ $# -ge 4 ] || usage
 mode=$1 n=$2 addr=$3 outdir=$4
 shift 4
+# "out/" and "out" name the same directory: drop trailing slashes (not
+# from "/" itself), so the paths made from it read out/joblog.
+while :; do
+	case $outdir in ?*/) outdir=${outdir%/} ;; *) break ;; esac
+done
 case $mode in listen|connect) ;; *) usage ;; esac
 case $n in ''|*[!0-9]*|0) echo "parallel-shards.sh: N must be a positive number" >&2; exit 1 ;; esac
 command -v parallel >/dev/null 2>&1 ||

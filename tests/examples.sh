@@ -6,9 +6,11 @@
 # command there).  Then parallel-shards.sh runs both parties' 3 shards on
 # 127.0.0.1 and its joined common.txt equals one unsharded run on each
 # side, with a --stats file per shard saying exit_status 0 (skipped
-# without GNU parallel, or while the binary has no --stats).
+# without GNU parallel, or while the binary has no --stats).  A failed
+# shard's message names OUTDIR/joblog with one slash when OUTDIR was given
+# as "out/"; negative twin: "out" gives the same paths.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 8
+plan 10
 EX=$SRCDIR/examples
 
 check "parallel-shards.sh parses (sh -n)" sh -n "$EX/parallel-shards.sh"
@@ -54,7 +56,8 @@ command -v parallel >/dev/null 2>&1 && parallel --version 2>/dev/null |
 [ -n "$why" ] || "$PSI" --help | grep -q -- '--stats' ||
     why="this psi-stream has no --stats yet"
 if [ -n "$why" ]; then
-	skip "$why"; skip "$why"; skip "$why"; skip "$why"
+	skip "$why"; skip "$why"; skip "$why"; skip "$why"; skip "$why"
+	skip "$why"
 else
 	base=$(free_port)
 	while [ $((base + 2)) -gt 65535 ]; do base=$(free_port); done
@@ -80,5 +83,16 @@ else
 		    '$T'/outb/part-[123]-of-3.stats.json; do
 			grep -q '\"exit_status\": 0,' \"\$f\" || exit 1
 		done"
+	# A shard that fails (nobody listens): the message names the job log.
+	for d in "$T/outf/" "$T/outf"; do
+		PSI_STREAM=$PSI sh "$EX/parallel-shards.sh" connect 1 \
+		    "127.0.0.1:$(free_port)" "$d" --insecure --connect-timeout 1 \
+		    "$T/a" 2>"$T/par.f.err"
+		rc=$?
+		sed 's/^/# /' "$T/par.f.err"
+		is "a failed shard (outdir '${d#"$T"/}'): exit 1, see $T/outf/joblog" \
+		    "$rc $(grep -c "see $T/outf/joblog and $T/outf/part-\*-of-1.log" \
+		    "$T/par.f.err")" "1 1"
+	done
 fi
 done_testing
