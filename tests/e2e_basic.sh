@@ -4,9 +4,11 @@
 # duplicates, non-ASCII bytes, a 5000-byte key); both outputs must equal a
 # ground truth made with awk, byte for byte.  Also: -o FILE is atomic,
 # empty intersections and empty inputs succeed, and nothing matches when
-# the two sides disagree on a key by one byte.
+# the two sides disagree on a key by one byte.  A failed run leaves an
+# existing -o FILE as it was (as sort -o does; the man page says so);
+# negative twin: a run that succeeds replaces it.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 15
+plan 18
 
 # 3000 querier records x 5000 holder records, 1000 keys in common.
 awk 'BEGIN { for (i = 0; i < 3000; i++) {
@@ -50,6 +52,14 @@ is "empty querier input: both exit 0" "$C_RC $L_RC" "0 0"
 check "-o: output files exist and are empty" \
     test -f "$T/l.txt" -a ! -s "$T/l.txt" -a -f "$T/c.txt" -a ! -s "$T/c.txt"
 is "-o: no temporary files left" "$(ls -A "$T" | grep -c '^\.')" 0
+echo "yesterday" >"$T/c.txt"
+"$PSI" --peer "127.0.0.1:$(free_port)" --insecure -q --connect-timeout 1 \
+    -o "$T/c.txt" "$T/q" 2>/dev/null
+is "a failed run (exit 3) leaves the old -o file as it was" \
+    "$? $(cat "$T/c.txt")" "3 yesterday"
+is "... and no temporary file" "$(ls -A "$T" | grep -c '^\.')" 0
+pair outf2 "--insecure -q $T/h" "--insecure -q -o $T/c.txt $T/q"
+same_file "negative twin: a run that succeeds replaces it" "$T/c.txt" "$T/q.want"
 
 # stdin as input
 pair stdin "--insecure -q $T/h" "--insecure -q -" <"$T/q"
