@@ -66,16 +66,16 @@ refused "binary inside zstd: refused too" "rand.zst: binary data" "$T/rand.zst"
 
 # Negative twins: what only looks like them is data.
 sed -n 5p "$T/a.txt" | cat - "$T/a.txt" | "$PSI" check >"$T/out" 2>&1; rc=$?
-is "negative: plain text on stdin is read (exit 0)" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 $((n_a + 1))"
+is "negative: plain text on stdin is read (exit 0)" "$rc $(sed -n 's/^records  *//p' "$T/out")" "0 $((n_a + 1))"
 printf 'BZh91 is a line\n\3757zX\n"M\030\n' >"$T/alike.txt"
 "$PSI" check "$T/alike.txt" >"$T/out" 2>&1; rc=$?
-is "negative: text starting like bzip2/xz/lz4 magic is 3 records" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 3"
+is "negative: text starting like bzip2/xz/lz4 magic is 3 records" "$rc $(sed -n 's/^records  *//p' "$T/out")" "0 3"
 printf 'a\000b\000c\000' >"$T/nul.bin"
 "$PSI" check -z "$T/nul.bin" >"$T/out" 2>&1; rc=$?
-is "negative: NUL bytes with -z are record ends (3 records)" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 3"
+is "negative: NUL bytes with -z are record ends (3 records)" "$rc $(sed -n 's/^records  *//p' "$T/out")" "0 3"
 zstd -q -c <"$T/a.txt" >"$T/a.zst"
 "$PSI" check "$T/a.zst" >"$T/out" 2>&1; rc=$?
-is "negative: zstd text is read" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 $n_a"
+is "negative: zstd text is read" "$rc $(sed -n 's/^records  *//p' "$T/out")" "0 $n_a"
 
 # In a run: the side with the bad input exits 2 with the same one line,
 # before it listens or connects (the pre-flight opens every input).
@@ -159,7 +159,7 @@ check "... naming the file, the 128 MiB window and --memory 516M" \
 alone long --memory 8M "$T/l27.zst"
 is "... the same in a run (exit 2)" "$C_RC $(grep -c '128.0 MiB window' "$T/long.c.err")" "2 1"
 "$PSI" check --memory 516M "$T/l27.zst" >"$T/out" 2>"$T/err"; rc=$?
-is "negative: --memory 516M, as told, reads it" "$rc $(sed -n 's/^records  //p' "$T/out")" "0 200000"
+is "negative: --memory 516M, as told, reads it" "$rc $(sed -n 's/^records  *//p' "$T/out")" "0 200000"
 
 { printf 'big\t'; head -c 62914560 /dev/zero | tr '\0' x; echo; } >"$T/huge"
 printf 'small\tone\n' >>"$T/huge"
