@@ -69,10 +69,6 @@ ZSTD_CCtx *__wrap_ZSTD_createCCtx(void);
 size_t	 __wrap_ZSTD_freeCCtx(ZSTD_CCtx *);
 void	*__wrap_mmap(void *, size_t, int, int, int, off_t);
 int	 __wrap_munmap(void *, size_t);
-void	 __wrap_fatal(int, const char *, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
-void	 __wrap_fatal_errno(int, const char *, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
 void	 __wrap_fatal_told(int, const char *, const char *, ...)
 	    __attribute__((format(printf, 3, 4), noreturn));
 void	 __wrap_fatal_errno_told(int, const char *, const char *, ...)
@@ -338,26 +334,8 @@ vcatch(int status, int errnum, const char *fmt, va_list ap)
 	longjmp(catch_env, status > 0 ? status : 255);
 }
 
-void
-__wrap_fatal(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vcatch(status, 0, fmt, ap);
-}
-
-void
-__wrap_fatal_errno(int status, const char *fmt, ...)
-{
-	va_list ap;
-	int e = errno;
-
-	va_start(ap, fmt);
-	vcatch(status, e, fmt, ap);
-}
-
-/* What the peer would be told is not the harness's business. */
+/* fatal() and fatal_errno() are macros over these two.  What the peer
+ * would be told is not the harness's business. */
 void
 __wrap_fatal_told(int status, const char *told, const char *fmt, ...)
 {

@@ -5,7 +5,8 @@
  * psi-stream's parsers end the process on bad input: fatal() prints one
  * line and _exit()s with the status of DESIGN section 5.  That is right for
  * the program and useless for a fuzzer, which must go on to the next input.
- * The targets are therefore linked with `ld --wrap` for fatal, fatal_errno
+ * The targets are therefore linked with `ld --wrap` for fatal_told and
+ * fatal_errno_told (fatal() and fatal_errno() are macros over them)
  * and the resource functions the modules call (see FUZZ_WRAP in
  * Makefile.am).  fuzz_run() calls a function with every resource it takes
  * tracked; if it reaches fatal(), control comes back to fuzz_run() by

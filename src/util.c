@@ -93,17 +93,6 @@ fatal_claim_end(void)
 }
 
 void
-fatal(int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfatal(status, NULL, 0, fmt, ap);
-	va_end(ap);
-	abort();
-}
-
-void
 fatal_told(int status, const char *told, const char *fmt, ...)
 {
 	va_list ap;
@@ -189,18 +178,6 @@ safe_text(char *out, size_t cap, const void *in, size_t len)
 	}
 	out[n] = '\0';
 	return n;
-}
-
-void
-fatal_errno(int status, const char *fmt, ...)
-{
-	va_list ap;
-	int e = errno;
-
-	va_start(ap, fmt);
-	vfatal(status, NULL, e, fmt, ap);
-	va_end(ap);
-	abort();
 }
 
 void

@@ -69,22 +69,21 @@ void	set_fatal_hook(fatal_hook_fn);
  * waits for it to end the process. */
 void	fatal_claim_end(void);
 
-/* "psi-stream: <msg>" on stderr, then exit(status).  Never returns. */
-void	fatal(int status, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
+/* "psi-stream: <msg>" on stderr, then exit(status).  Never returns.  The
+ * peer is told told (a TOLD_ class, or a fixed string of the same kind),
+ * or with NULL the status's class (exit_told); told is ignored for a
+ * status that tells nothing (3, 6). */
+void	fatal_told(int status, const char *told, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
+/* Same, with ": strerror(errno)" appended. */
+void	fatal_errno_told(int status, const char *told, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4), noreturn));
+/* The two with the status's own class. */
+#define fatal(status, ...)	fatal_told(status, NULL, __VA_ARGS__)
+#define fatal_errno(status, ...) fatal_errno_told(status, NULL, __VA_ARGS__)
 /* An internal error, a bug: "internal error: <msg>", exit EXIT_BUG. */
 void	bug(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
-/* Same, with ": strerror(errno)" appended. */
-void	fatal_errno(int status, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3), noreturn));
-/* fatal() and fatal_errno() that tell the peer told (a TOLD_ class, or a
- * fixed string of the same kind) instead of the status's class; told is
- * ignored for a status that tells nothing (3, 6). */
-void	fatal_told(int status, const char *told, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4), noreturn));
-void	fatal_errno_told(int status, const char *told, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4), noreturn));
 /* The exit-2 classes by name. */
 #define fatal_input(...)	fatal_told(EXIT_IO, TOLD_INPUT, __VA_ARGS__)
 #define fatal_input_errno(...)	fatal_errno_told(EXIT_IO, TOLD_INPUT, __VA_ARGS__)
