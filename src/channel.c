@@ -44,6 +44,11 @@
 /* Handshake messages are small: message 3, the largest, carries a static
  * key (48 bytes), the session parameters (under 300) and a tag. */
 #define HS_MAX_MSG	1024
+/* A listener's handshake that lasts longer than this turns away the
+ * connections queued behind it: honest ones take milliseconds, so until
+ * then the next in the queue just waits its turn (and a stranger that
+ * fails fast gets its own log line, not a busy notice). */
+#define BUSY_AFTER	0.5
 
 struct channel {
 	int			 fd;
@@ -59,6 +64,8 @@ struct channel {
 	int			 peer_gone;	/* EOF or reset seen */
 	int			 reset;		/* the EOF read_wire saw was a reset */
 	int			 doorman;	/* listener: listening socket, or -1 */
+	unsigned long		 turned_away;	/* ... connections told busy */
+	double			 hs_start;	/* when the handshake began */
 	int			 busy_ok;	/* initiator: message 2 may say busy */
 	int			 busy;		/* ... and it did */
 	int			 first_pending;	/* initiator: no frame yet */
@@ -249,16 +256,22 @@ ch_set_doorman(struct channel *ch, int lfd)
 	ch->doorman = lfd;
 }
 
+unsigned long
+ch_turned_away(const struct channel *ch)
+{
+	return ch->turned_away;
+}
+
 /*
  * A connection that arrives while the listener shakes hands with another
  * is told so, with an empty message (PROTOCOL.md section 3), and closed:
  * its connector retries at once instead of waiting out its handshake
  * deadline in our queue.  What it sent (message 1) is read and dropped
  * first, so that the close is a FIN, not a reset that could discard the
- * notice.  Costs two syscalls and no memory; nothing is logged.
+ * notice.  Costs a few syscalls and no memory; the caller logs a count.
  */
 static void
-turn_away(int lfd)
+turn_away(struct channel *ch, int lfd)
 {
 	static const uint8_t busy[2] = { 0, 0 };
 	uint8_t junk[256];
@@ -266,6 +279,7 @@ turn_away(int lfd)
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
 		return;
+	ch->turned_away++;
 	(void)!send(fd, busy, sizeof(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
 	shutdown(fd, SHUT_WR);
 	for (i = 0; i < 8 && recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0;
@@ -287,6 +301,16 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 
 	while (got < len) {
 		int ms = ch->timeout > 0 ? (int)(ch->timeout * 1000) : -1;
+		int door = ch->doorman >= 0 && ch->tx == NULL, woke = 0;
+		if (door && now_seconds() < ch->hs_start + BUSY_AFTER) {
+			/* not yet: wake up when it is time to watch the door */
+			double wait = ch->hs_start + BUSY_AFTER - now_seconds();
+			door = 0;
+			if (ms < 0 || wait * 1000 < ms) {
+				ms = (int)(wait * 1000) + 1;
+				woke = 1;
+			}
+		}
 		if (ch->deadline > 0) {
 			double left = ch->deadline - now_seconds();
 			if (left <= 0) {
@@ -295,16 +319,18 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 				    "the handshake within %g second%s", ch->peer,
 				    ch->hs_secs, ch->hs_secs == 1 ? "" : "s");
 			}
-			if (ms < 0 || left * 1000 < ms)
+			if (ms < 0 || left * 1000 < ms) {
 				ms = (int)(left * 1000) + 1;
+				woke = 0;
+			}
 		}
-		int rc = poll(pfd, ch->doorman >= 0 && ch->tx == NULL ? 2 : 1,
-		    ms);
+		int rc = poll(pfd, door ? 2 : 1, ms);
 		if (rc < 0 && errno == EINTR)
 			continue;
-		if (rc > 0 && ch->doorman >= 0 && ch->tx == NULL &&
-		    (pfd[1].revents & POLLIN)) {
-			turn_away(ch->doorman);
+		if (rc == 0 && woke)
+			continue;	/* time to watch the door */
+		if (rc > 0 && door && (pfd[1].revents & POLLIN)) {
+			turn_away(ch, ch->doorman);
 			if (pfd[0].revents == 0)
 				continue;
 		}
@@ -510,6 +536,7 @@ ch_try_handshake(struct channel *ch, int initiator, const struct ch_auth *auth,
 	    sizeof(prologue) - 1);
 	ch->soft = 1;
 	ch->hs_secs = secs;
+	ch->hs_start = now_seconds();
 	ch->deadline = secs > 0 ? now_seconds() + secs : 0;
 	ch->fail_msg[0] = '\0';
 	rc = handshake(ch, hs, initiator, auth, payload, len, peer_payload,

@@ -71,6 +71,8 @@ const char *ch_failure(const struct channel *, int *status);
  * listening socket lfd are told the listener is busy and closed (their
  * connectors get CH_BUSY and retry) instead of waiting in the queue. */
 void	ch_set_doorman(struct channel *, int lfd);
+/* How many it turned away (only once the handshake has lasted 0.5 s). */
+unsigned long ch_turned_away(const struct channel *);
 /* The same without a deadline; any failure is fatal with its status. */
 void	ch_handshake(struct channel *, int initiator, const struct ch_auth *,
 	    const uint8_t *payload, size_t len, uint8_t **peer_payload,

@@ -249,7 +249,15 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
 		    peer_params, plen) == 0)
 			break;
 		refused++;
-		log_refused(ch_failure(ch, NULL));
+		if (ch_turned_away(ch) > 0) {
+			char *why = xasprintf("%s (%lu connection%s told to come "
+			    "back meanwhile)", ch_failure(ch, NULL),
+			    ch_turned_away(ch), ch_turned_away(ch) == 1 ? "" :
+			    "s");
+			log_refused(why);
+			free(why);
+		} else
+			log_refused(ch_failure(ch, NULL));
 		ch_close(ch);
 		free(*peer_desc);
 	}

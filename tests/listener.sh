@@ -13,7 +13,7 @@
 # Alice out; a listener busy past her --connect-timeout is exit 3.
 . "${SRCDIR:-.}/tests/lib.sh"
 : "${HOSTILE:=$(pwd)/tests/hostile}"
-plan 19
+plan 20
 
 awk 'BEGIN { for (i = 0; i < 300; i++) printf "key-%05d\n", i }' >"$T/a"
 awk 'BEGIN { for (i = 150; i < 500; i++) printf "key-%05d\n", i }' >"$T/b"
@@ -37,12 +37,26 @@ intruder() {
 	"$@" </dev/null >"$T/$_who.stdout" 2>"$T/$_who.err"
 	echo $? >"$T/$_who.rc"
 }
+# bob_lines N: wait (up to 20 s) until bob has logged N lines, so each
+# intruder meets a listener that is done with the one before (one that
+# arrives while a handshake lingers is told to come back, and counted in
+# that handshake's line instead)
+bob_lines() {
+	for _i in $(seq 200); do
+		[ "$(wc -l <"$T/bob.err")" -ge "$1" ] && return
+		sleep 0.1
+	done
+}
 intruder close "$HOSTILE" q-close connect "$port"
+bob_lines 1
 intruder garbage "$HOSTILE" q-garbage-1m connect "$port"
+bob_lines 2
 intruder stranger "$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 -q \
     --identity "$T/stranger" --peer-key "$T/bob.pub" -o "$T/stranger.out" "$T/a"
+bob_lines 3
 intruder mallory "$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 -q \
     --identity "$T/mallory" --peer-key "$T/bob.pub" -o "$T/mallory.out" "$T/a"
+bob_lines 4
 intruder trickle "$HOSTILE" q-trickle connect "$port" &
 tpid=$!
 sleep 0.5	# the trickle is being served: Alice waits in the queue
@@ -94,6 +108,8 @@ wait $bpid
 b_rc=$?
 wait
 is "three trickles at once, then alice: both exit 0" "$a_rc $b_rc" "0 0"
+check "... bob's line for the first trickle counts those it told to come back" \
+    grep -Eq 'within 5 seconds \([0-9]+ connections? told to come back meanwhile\); still listening' "$T/bob3.err"
 same_file "... alice's output exact" "$T/alice3.out" "$T/a.want"
 same_file "... bob's output exact" "$T/bob3.out" "$T/b.want"
 # The twin: a listener held by a trickle past the connector's
