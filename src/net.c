@@ -6,7 +6,7 @@
  * between attempts, so run.c can go back to it after a stranger), and
  * connect() runs non-blocking under poll() so that one attempt never
  * outlives the overall connect timeout.
- * A refused or unreachable peer is retried with backoff (10 ms, doubling
+ * A refused or unreachable peer is retried with backoff (1 ms, doubling
  * to 2 s: two sides a scheduler starts together meet within milliseconds,
  * and a peer that is late costs one attempt every 2 s); so is a name the
  * resolver cannot look up yet (EAI_AGAIN: DNS may come up late at boot),
@@ -358,7 +358,7 @@ net_connect(const char *spec, double connect_timeout, char **canon)
 {
 	struct addrinfo hints, *res, *ai;
 	char *host, *port;
-	double start = now_seconds(), delay = 0.01, left;
+	double start = now_seconds(), delay = 0.001, left;
 	int fd = -1, rc, err = 0, tries = 0;
 	char why[256] = "";
 
