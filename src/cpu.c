@@ -39,6 +39,9 @@ detect(void)
 		f |= CPU_AVX2;
 	if (__builtin_cpu_supports("avx512f"))
 		f |= CPU_AVX512;
+	if (__builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw"))
+		f |= CPU_AVX512BW;
 #endif
 	return f;
 }

@@ -6,7 +6,8 @@
 #define PSI_CPU_H
 
 #define CPU_AVX2	1u	/* AVX2 (transpose, 4-lane BLAKE2b) */
-#define CPU_AVX512	2u	/* AVX-512 F (8-lane BLAKE2b) */
+#define CPU_AVX512	2u	/* AVX-512 F (8-lane BLAKE2b, 16-block PRG) */
+#define CPU_AVX512BW	4u	/* AVX-512 F and BW (64-column transpose) */
 
 /*
  * The features above that this CPU and OS have and that this build may

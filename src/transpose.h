@@ -1,8 +1,8 @@
 /*
  * transpose.h: bit-matrix transpose from 512 columns to 64-byte rows, the
  * step of the OT extension that turns PRG columns into per-bin rows.
- * Two paths with identical results: AVX2 (chosen at run time) and
- * portable C (any CPU).  See transpose.c.
+ * Three paths with identical results: AVX-512 BW and AVX2 (chosen at
+ * run time) and portable C (any CPU).  See transpose.c.
  */
 #ifndef PSI_TRANSPOSE_H
 #define PSI_TRANSPOSE_H
@@ -22,10 +22,10 @@
 void	transpose_512(uint8_t *rows, const uint8_t *cols, size_t stride,
 	    size_t n);
 
-/* Test hook: 0 = choose (default), 1 = portable, 2 = AVX2.
+/* Test hook: 0 = choose (default), 1 = portable, 2 = AVX2, 3 = AVX-512 BW.
  * Returns -1 (and changes nothing) if the path is not available here. */
 int	transpose_force(int path);
-/* The path transpose_512 uses now (1 or 2). */
+/* The path transpose_512 uses now (1, 2 or 3). */
 int	transpose_path(void);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * t_transpose.c: unit tests of transpose.c.  Every path this CPU has
- * (portable always; AVX2 on x86 CPUs that have it) is compared with a bit-by-bit
+ * (portable always; AVX2 and AVX-512 BW on x86 CPUs that have them) is
+ * compared with a bit-by-bit
  * transpose on random matrices of 128, 384 and 4096 bins with a column
  * stride larger than needed; the paths agree with each other; one
  * flipped input bit moves exactly one output bit, to the transposed
@@ -37,7 +38,7 @@ slow_transpose(uint8_t *rows, const uint8_t *cols, size_t stride, size_t n)
 				    (uint8_t)(1u << (c % 8));
 }
 
-static const char *names[] = { "auto", "portable", "AVX2" };
+static const char *names[] = { "auto", "portable", "AVX2", "AVX-512" };
 
 static void
 test_paths(size_t n)
@@ -50,7 +51,7 @@ test_paths(size_t n)
 
 	randombytes_buf(cols, TRANSPOSE_COLS * stride);
 	slow_transpose(want, cols, stride, n);
-	for (p = 1; p <= 2; p++) {
+	for (p = 1; p <= 3; p++) {
 		if (transpose_force(p) != 0) {
 			ok(1, "# SKIP %s path not on this CPU", names[p]);
 			continue;
@@ -84,9 +85,9 @@ main(void)
 	test_paths(128);
 	test_paths(384);
 	test_paths(4096);
-	ok(transpose_force(3) == -1 && transpose_force(-1) == -1,
+	ok(transpose_force(4) == -1 && transpose_force(-1) == -1,
 	    "unknown paths are refused");
-	ok(transpose_path() >= 1 && transpose_path() <= 2,
+	ok(transpose_path() >= 1 && transpose_path() <= 3,
 	    "auto chose path %d (%s)", transpose_path(),
 	    names[transpose_path()]);
 	return done_testing();
