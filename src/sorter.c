@@ -60,6 +60,7 @@
  * The heartbeat (spillfile.h) is ticked once a pair written to a run and
  * once a pair a counting or scattering pass.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,7 @@
 #define READ_SLACK	64		/* readable bytes after a run block */
 #define KEY_BYTES	24
 #define SORTER_SCRATCH	16		/* scratch: 1/16 of the buffer */
+#define PERMUTE_AHEAD	384		/* bytes: 16 pairs, 6 cache lines */
 
 /* Set while a pool thread sorts a share: the heartbeat is the caller's
  * (it may write to the channel), ticked once the job is done. */
@@ -212,7 +214,13 @@ struct sorter {
 /*
  * Permute a[0..n) in place into the buckets of key byte d, whose counts
  * are cnt (an American flag sort level: every pair is cycled straight
- * into its bucket).
+ * into its bucket).  Each step of a cycle loads the pair at a random
+ * bucket's write position and the next step needs it: a chain of cache
+ * misses once the buffer outgrows the cache.  Every bucket's writes move
+ * forward, so prefetching PERMUTE_AHEAD bytes past the position just
+ * written has the pair there by the time the cycle comes back (the
+ * holder's 3 x 10^6 values at 10^6 keys: the top level on one thread in
+ * about half the time).
  */
 static void
 flag_permute(struct pair *a, size_t n, unsigned d, const size_t cnt[256])
@@ -231,6 +239,10 @@ flag_permute(struct pair *a, size_t n, unsigned d, const size_t cnt[256])
 			while ((c = (unsigned)DIGIT(&x, w, sh)) != b) {
 				y = a[next[c]];
 				a[next[c]++] = x;
+				/* bucket c's next pairs, wanted some swaps on:
+				 * a hint, so past the end is harmless */
+				__builtin_prefetch((const void *)((uintptr_t)
+				    &a[next[c]] + PERMUTE_AHEAD), 1);
 				x = y;
 			}
 			a[next[b]++] = x;
