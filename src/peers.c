@@ -6,8 +6,9 @@
  * it) and FILE.pub, which is what a peer puts in its authorized_peers or
  * passes to --peer-key.  The default identity is created on first use.
  * The listener trusts the keys in authorized_peers; the connector records
- * each host's key in known_peers on first contact (ssh's accept-new) and
- * afterwards insists on the same key.  A PSK file adds a shared secret.
+ * each host's key in known_peers on first contact (ssh's accept-new, with
+ * one notice line, hidden by -q) and afterwards insists on the same key.
+ * A PSK file adds a shared secret.
  *
  * All of these files are read line by line into a fixed buffer: a line
  * longer than PEERS_LINE_MAX or holding a NUL byte is an error naming the
@@ -820,7 +821,7 @@ known_peer_check(const char *path, const char *hostport,
 		res = append_known(p, hostport, pub, &line, recorded);
 		if (res == SCAN_NONE) {
 			peers_fingerprint(fp, pub);
-			warnx_("added %s (%s) to %s", hostport, fp, p);
+			warnx_("permanently added %s (%s) to %s", hostport, fp, p);
 			free(p);
 			return KNOWN_NEW;
 		}

@@ -16,6 +16,8 @@
  *              message 2 proves no PSK, HELLO does.
  *   --insecure skips all of that (the channel is still encrypted, with
  *              throw-away keys) and says so.
+ * --stats names the fingerprint of the key let in (peer_key) and whether
+ * this run added it to known_peers (peer_key_added), -q or not.
  * A listener with none of --peer-key, authorized_peers entries, a PSK or
  * --insecure refuses to start: it would admit nobody.  A connector the
  * listener refuses sees only the connection close (nothing goes to an
@@ -101,6 +103,18 @@ listed(uint8_t (*keys)[32], int n, const uint8_t pub[32])
 	return 0;
 }
 
+/* --stats names the key the peer authenticated with (the last one let
+ * in: a listener may admit a PSK stranger that then fails the handshake). */
+static int
+admit(const char fp[PEERS_FP_LEN])
+{
+	static char admitted[PEERS_FP_LEN];
+
+	memcpy(admitted, fp, PEERS_FP_LEN);
+	run_stats.peer_key = admitted;
+	return 0;
+}
+
 static int
 check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 {
@@ -112,16 +126,16 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 	peers_fingerprint(fp, pub);
 	if (pol->npinned > 0) {		/* exclusive, on both sides */
 		if (listed(pol->pinned, pol->npinned, pub))
-			return 0;
+			return admit(fp);
 		snprintf(why, whylen, "its key %s is not the one given with "
 		    "--peer-key", fp);
 		return -1;
 	}
 	if (pol->listener) {
 		if (listed(pol->authorized, pol->nauthorized, pub))
-			return 0;
-		if (pol->ro->psk_file)
-			return 0;	/* XXpsk3 only completes with the PSK */
+			return admit(fp);
+		if (pol->ro->psk_file)	/* XXpsk3 only completes with the PSK */
+			return admit(fp);
 		snprintf(why, whylen, "its key %s is not authorized; to admit "
 		    "it, add its .pub line to %s or give it with --peer-key",
 		    fp, pol->authorized_path);
@@ -132,12 +146,12 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 	 * nothing about a PSK. */
 	switch (known_peer_check(NULL, pol->peer_addr, pub, 1)) {
 	case KNOWN_MATCH:
-		return 0;
+		return admit(fp);
 	case KNOWN_NEW_STRICT:
 		if (!pol->ro->strict_peer) {
 			memcpy(pol->new_key, pub, 32);
 			pol->is_new = 1;
-			return 0;
+			return admit(fp);
 		}
 		snprintf(why, whylen, "its key %s is not in %s and "
 		    "--strict-peer is set; check the fingerprint with the "
@@ -158,13 +172,17 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 static void
 record_new_peer(struct policy *pol)
 {
+	enum known_result k;
+
 	if (!pol->is_new)
 		return;
-	if (known_peer_check(NULL, pol->peer_addr, pol->new_key, 0) ==
-	    KNOWN_MISMATCH)	/* another run recorded another key meanwhile */
+	k = known_peer_check(NULL, pol->peer_addr, pol->new_key, 0);
+	if (k == KNOWN_MISMATCH)  /* another run recorded another key meanwhile */
 		fatal(EXIT_AUTH, "refusing %s: its key differs from the one "
 		    "just recorded for it in %s", pol->peer_addr,
 		    pol->known_path);
+	/* KNOWN_MATCH: another run (a shard) recorded it first */
+	run_stats.peer_key_added = k == KNOWN_NEW;
 }
 
 /* The whole handshake gets one deadline: this, or --timeout if smaller. */

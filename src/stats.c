@@ -240,7 +240,8 @@ peak_rss(void)
  * "finished".  Each key is the name of its field, so the two cannot drift
  * apart, and a new counter is one line here.
  */
-enum ctype { C_U64, C_STR };	/* C_STR: a string or null */
+enum ctype { C_U64, C_STR, C_BOOL };	/* C_STR: a string or null;
+						   C_BOOL: an int */
 #define COUNTER(type, field)	{ #field, type, offsetof(struct stats, field) }
 
 static const struct counter {
@@ -248,6 +249,8 @@ static const struct counter {
 	enum ctype	 type;
 	size_t		 off;		/* of the field in struct stats */
 } counters[] = {
+	COUNTER(C_STR, peer_key),
+	COUNTER(C_BOOL, peer_key_added),
 	COUNTER(C_U64, records),
 	COUNTER(C_U64, keys),
 	COUNTER(C_U64, empty_skipped),
@@ -275,6 +278,7 @@ jcounter(struct jbuf *b, const struct stats *s, const struct counter *c)
 	const void *field = (const char *)s + c->off;
 	const uint64_t *u64 = field;
 	const char *const *str = field;
+	const int *flag = field;
 
 	jprintf(b, "  \"%s\": ", c->name);
 	switch (c->type) {
@@ -283,6 +287,9 @@ jcounter(struct jbuf *b, const struct stats *s, const struct counter *c)
 		break;
 	case C_STR:
 		jstr(b, *str);
+		break;
+	case C_BOOL:
+		jprintf(b, "%s", *flag ? "true" : "false");
 		break;
 	}
 	jput(b, ",\n", 2);

@@ -18,6 +18,7 @@
  *   { "format": 1, "version": "0.1.0", "role": "querier", "shard": "2/8",
  *     "exit_status": 0, "error": "...",
  *     "started": "2024-05-01T02:30:00Z", "finished": "2024-05-01T02:41:07Z",
+ *     "peer_key": "SHA256:..." or null, "peer_key_added": false,
  *     "records": ..., "keys": ..., "empty_skipped": ..., "invalid_skipped": ...,
  *     "shard_skipped": ..., "peer_records": ..., "matched_records": ...,
  *     "unmatched_records": ..., "key_settings": "..." or null,
@@ -42,6 +43,11 @@
 struct stats {
 	const char	*role;		/* "holder"/"querier": a static string */
 	uint32_t	 shard_i, shard_n;	/* 0/0 when not sharded */
+	const char	*peer_key;	/* the fingerprint of the key the peer
+					   authenticated with (static storage),
+					   NULL: none yet, or --insecure */
+	int		 peer_key_added; /* connector: this run added it to
+					   known_peers (trust on first use) */
 	uint64_t	 records;	/* records read from our input */
 	uint64_t	 keys;		/* keys that took part (our shard) */
 	uint64_t	 empty_skipped;	/* records with an empty key */

@@ -16,8 +16,17 @@
 # target of 1000 keys a bucket gives other sizes on both sides; a target
 # whose bucket does not fit the holder's 8M is exit 1 on that side (the
 # querier: 6, its peer failed), naming --memory, with no output.
+# Trust on first use leaves a trace, also under -q (cron): a connector
+# that meets a listener for the first time prints one line naming the
+# host, the listener's fingerprint and the known_peers file it was added
+# to, and --stats says "peer_key" (that fingerprint) and "peer_key_added":
+# true.  Negative twins: the second run against the same listener prints
+# no such line and says "peer_key_added": false; under -q first contact
+# prints nothing, and --stats still says it was added; the listener's
+# --stats names the connector's key, never added; --insecure
+# authenticates nobody: "peer_key": null.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 36
+plan 48
 
 field() {	# field FILE NAME: the number after "NAME":
 	sed -n "s/^ *\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -1
@@ -108,4 +117,69 @@ is "a bucket too big for the holder's 8M: exit 1 there, 6 for the querier" \
     "$L_RC $C_RC" "1 6"
 check "... naming --memory" grep -q 'OT engine: a bucket of up to [0-9]* bins needs .*--memory' "$T/big.l.err"
 is "... and no output on either side" "$(ls "$T/s" | grep -c 'big')" 0
+
+# ---- trust on first use: peer_key and peer_key_added ---------------------
+"$PSI" keygen -q -f "$T/alice"
+"$PSI" keygen -q -f "$T/bob"
+fp_alice=$("$PSI" fingerprint "$T/alice.pub")
+fp_bob=$("$PSI" fingerprint "$T/bob.pub")
+kp=$XDG_CONFIG_HOME/psi-stream/known_peers
+printf 'a\nb\nc\n' >"$T/a"
+printf 'b\nc\nd\n' >"$T/b"
+
+str() {		# str FILE NAME: the string (or null) after "NAME":
+	sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -1
+}
+# run NAME [-q]: bob listens on $port (admitting alice), alice connects,
+# trusting on first use; both write --stats to $T/NAME.[lc].json, alice's
+# stderr goes to $T/NAME.c.err; exit statuses in $C_RC and $L_RC.
+port=$(free_port)
+run() {
+	"$PSI" --listen "127.0.0.1:$port" --identity "$T/bob" \
+	    --peer-key "$T/alice.pub" -q --accept-timeout 30 \
+	    --stats "$T/$1.l.json" "$T/b" >/dev/null 2>"$T/$1.l.err" &
+	_lpid=$!
+	"$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 \
+	    --identity "$T/alice" --no-progress $2 --stats "$T/$1.c.json" \
+	    "$T/a" >"$T/$1.c.out" 2>"$T/$1.c.err"
+	C_RC=$?
+	wait $_lpid
+	L_RC=$?
+}
+
+run first
+is "first contact: both exit 0" "$C_RC $L_RC" "0 0"
+is "... one line on stderr, naming the host, the fingerprint and the file" \
+    "$(cat "$T/first.c.err")" \
+    "psi-stream: permanently added 127.0.0.1:$port ($fp_bob) to $kp"
+is "... --stats: peer_key is the listener's fingerprint" \
+    "$(str "$T/first.c.json" peer_key)" "$fp_bob"
+is "... --stats: peer_key_added is true" \
+    "$(str "$T/first.c.json" peer_key_added)" true
+is "... the listener's --stats: the connector's key, not added" \
+    "$(str "$T/first.l.json" peer_key) $(str "$T/first.l.json" peer_key_added)" \
+    "$fp_alice false"
+
+run again
+is "negative twin: a known listener: exit 0, nothing on stderr" \
+    "$C_RC $L_RC $(wc -c <"$T/again.c.err" | tr -d ' ')" "0 0 0"
+is "... --stats: the same peer_key, peer_key_added false" \
+    "$(str "$T/again.c.json" peer_key) $(str "$T/again.c.json" peer_key_added)" \
+    "$fp_bob false"
+is "... and known_peers did not grow" "$(wc -l <"$kp" | tr -d ' ')" 1
+
+rm -f "$kp"
+run quiet -q
+is "first contact under -q: exit 0, nothing on stderr" \
+    "$C_RC $(wc -c <"$T/quiet.c.err" | tr -d ' ')" "0 0"
+is "... yet --stats says it was added, with the fingerprint" \
+    "$(str "$T/quiet.c.json" peer_key_added) $(str "$T/quiet.c.json" peer_key)" \
+    "true $fp_bob"
+check "... and it was" grep -q "psi-stream-x25519" "$kp"
+
+pair insecure "--insecure -q --stats $T/ins.l.json $T/b" \
+    "--insecure -q --stats $T/ins.c.json $T/a"
+is "--insecure: nobody authenticated, peer_key null on both sides" \
+    "$C_RC $L_RC $(str "$T/ins.c.json" peer_key) $(str "$T/ins.l.json" peer_key)" \
+    "0 0 null null"
 done_testing

@@ -451,7 +451,7 @@ test_known(void)
 
 	k = (struct kp){ f, "b.example:7000", a, 0 };
 	ok(in_child(do_known, &k) == 20 + KNOWN_NEW &&
-	    strstr(errbuf, "psi-stream: added b.example:7000 (SHA256:") ==
+	    strstr(errbuf, "psi-stream: permanently added b.example:7000 (SHA256:") ==
 	    errbuf && strstr(errbuf, ") to ") != NULL,
 	    "unknown host: KNOWN_NEW, with a notice");
 	snprintf(want, sizeof(want), "b.example:7000 psi-stream-x25519 %s\n",

@@ -279,6 +279,8 @@ test_success(void)
 	run_stats.spill_bytes = 0;
 	run_stats.bytes_sent = UINT64_MAX;
 	run_stats.bytes_received = 5;
+	run_stats.peer_key = "SHA256:abc";
+	run_stats.peer_key_added = 1;
 	stats_phase("read");
 	stats_phase("query");
 	stats_phase("read");		/* again: adds to the first "read" */
@@ -301,6 +303,9 @@ test_success(void)
 	    strstr(t, "\"digest_bytes\": 1000,") &&
 	    strstr(t, "\"spill_bytes\": 0,") &&
 	    strstr(t, "\"bytes_received\": 5,"), "every counter written");
+	ok(t && strstr(t, "\"peer_key\": \"SHA256:abc\",") &&
+	    strstr(t, "\"peer_key_added\": true,"),
+	    "peer_key as a string, peer_key_added as true");
 	ok(t && strstr(t, "\"bytes_sent\": 18446744073709551615,"),
 	    "a counter at UINT64_MAX written in full");
 	ok(t && !strstr(t, "\"peak_rss_bytes\": 0,") &&
@@ -454,6 +459,9 @@ test_stdout(void)
 	t = capture(1, out, write_stdout, &rc);
 	ok(rc == 0 && t && json_valid(t) && strstr(t, "\"records\": 77,"),
 	    "\"-\" writes the JSON to standard output");
+	ok(t && strstr(t, "\"peer_key\": null,") &&
+	    strstr(t, "\"peer_key_added\": false,"),
+	    "after stats_start: peer_key null, peer_key_added false");
 	unlink(out);
 }
 
