@@ -81,8 +81,7 @@ cmd_fingerprint(const char *arg)
 	} else {
 		id = identity_load(arg);
 		memcpy(pub, id->pub, sizeof(pub));
-		pubpath = xmalloc(strlen(id->path) + 5);
-		sprintf(pubpath, "%s.pub", id->path);
+		pubpath = xasprintf("%s.pub", id->path);
 		first_line(pubpath, line, sizeof(line));
 		if (peer_key_parse(line, same) == 0 &&
 		    sodium_memcmp(same, pub, sizeof(pub)) == 0)
