@@ -458,7 +458,7 @@ split_file(const char *path, uint8_t term, uint64_t *cut)
 	unsigned n, k;
 	int fd;
 
-	if (strcmp(path, "-") == 0)
+	if (is_stdio_path(path))
 		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -565,7 +565,7 @@ check_whole(const struct rec_opts *o, char *path, struct distinct *d,
 
 	count_keys(rr, d, other);
 	rec_get_stats(rr, &st);
-	add_stats(tot, &st, 0, strcmp(path, "-") == 0 ? "stdin" : path);
+	add_stats(tot, &st, 0, is_stdio_path(path) ? "stdin" : path);
 	rec_close(rr);
 }
 

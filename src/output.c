@@ -66,7 +66,7 @@ output_open(const char *path, char term)
 
 	o->term = term;
 	o->buf = xmalloc(OUTBUF);
-	if (path == NULL || strcmp(path, "-") == 0) {
+	if (path == NULL || is_stdio_path(path)) {
 		o->fd = STDOUT_FILENO;
 		return o;
 	}

@@ -62,7 +62,7 @@ check_inputs(const struct rec_opts *o, char **files, int nfiles)
 	for (int i = 0; i < nfiles; i++) {
 		struct source *s;
 
-		if (strcmp(files[i], "-") == 0) {
+		if (is_stdio_path(files[i])) {
 			if (fstat(STDIN_FILENO, &st) == 0 && S_ISDIR(st.st_mode))
 				fatal(EXIT_IO, "stdin: is a directory");
 			all_regular = 0;
@@ -89,7 +89,7 @@ check_new_file(const char *opt, const char *path)
 	char dir[PATH_MAX];
 	struct stat st;
 
-	if (path == NULL || strcmp(path, "-") == 0)
+	if (path == NULL || is_stdio_path(path))
 		return;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		fatal(EXIT_IO, "cannot write %s %s: is a directory", opt, path);

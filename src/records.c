@@ -831,7 +831,7 @@ rec_open(const struct rec_opts *o, char **files, int nfiles)
 	for (i = 0; i < r->nfiles; i++) {
 		const char *f = nfiles > 0 ? files[i] : "-";
 		r->paths[i] = xstrdup(f);
-		r->names[i] = xstrdup(strcmp(f, "-") == 0 ? "stdin" : f);
+		r->names[i] = xstrdup(is_stdio_path(f) ? "stdin" : f);
 	}
 	return r;
 }

@@ -703,7 +703,7 @@ open_raw(const char *path, uint64_t off, uint64_t end)
 	struct stat st;
 	int i;
 
-	if (strcmp(path, "-") == 0) {
+	if (is_stdio_path(path)) {
 		s->name = xstrdup("stdin");
 		s->fd = STDIN_FILENO;
 	} else {

@@ -383,7 +383,7 @@ stats_write(const char *path, int exit_status)
 	build(&b, exit_status);
 	if (b.overflow)
 		rc = warn_write("statistics too large for", path, EOVERFLOW);
-	else if (strcmp(path, "-") == 0) {
+	else if (is_stdio_path(path)) {
 		rc = write_all(STDOUT_FILENO, text, b.len);
 		if (rc < 0)
 			rc = warn_write("cannot write", "standard output", errno);

@@ -128,6 +128,14 @@ size_t	safe_text(char *out, size_t cap, const void *in, size_t len);
 void	hex_encode(char *out, const uint8_t *in, size_t len);	/* out: 2*len+1 */
 int	hex_decode(uint8_t *out, size_t outlen, const char *hex, size_t hexlen);
 
+/* "-" as a file name: standard input (or output), as sort and zstd take
+ * it.  The one test for it, so every command agrees. */
+static inline int
+is_stdio_path(const char *path)
+{
+	return path[0] == '-' && path[1] == '\0';
+}
+
 double	now_seconds(void);	/* monotonic clock */
 unsigned current_umask(void);	/* the process umask, read once */
 

@@ -13,8 +13,8 @@
  * (source_open_range, rec_open_range) return exactly their bytes, and
  * ranges cut after terminators give the records of the whole file.  Each case runs through both io
  * paths (io_uring and PSI_STREAM_IO=read); fatal cases run in forked
- * children whose exit status and stderr are checked.  Every positive case
- * has a negative twin.
+ * children whose exit status and stderr are checked.  Also util.h's one
+ * test for "-".  Every positive case has a negative twin.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1078,6 +1078,16 @@ collect_pipe(const struct rec_opts *o, const void *data, size_t n,
 	return got;
 }
 
+/* The one "-" test (util.h) that every reader and writer uses. */
+static void
+t_dash(void)
+{
+	ok(is_stdio_path("-"), "\"-\" names standard input or output");
+	ok(!is_stdio_path("--") && !is_stdio_path("-x") &&
+	    !is_stdio_path("./-") && !is_stdio_path(""),
+	    "\"--\", \"-x\", \"./-\" and \"\" are file names");
+}
+
 /* stdin as a pipe fed in small pieces (the zstd magic split across
  * writes), checked against the same bytes from a file. */
 static void
@@ -1538,6 +1548,7 @@ main(void)
 		t_ranges();
 	}
 	t_formats();
+	t_dash();
 	{
 		char cmd[300];
 
