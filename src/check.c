@@ -682,7 +682,9 @@ cmd_check(const struct session_opts *so)
 
 	rec_close(rr);
 	distinct_free(d);
-	rc = st.invalid > 0 ? 1 : 0;
+	/* Invalid records: 1, as the man page says (the input needs fixing,
+	 * as a bad command line does); not 2, which says a read failed. */
+	rc = st.invalid > 0 ? EXIT_USAGE : EXIT_OK;
 	if (stats_path != NULL) {
 		run_stats.records = st.records;
 		run_stats.keys = st.keys;
