@@ -344,24 +344,6 @@ fold_case(uint8_t *dst, const uint8_t *src, size_t n)
 	}
 }
 
-size_t
-rec_normalize(const struct rec_opts *o, uint8_t *key, size_t len)
-{
-	size_t start = 0;
-
-	if (o->trim) {
-		while (start < len && is_ws(key[start]))
-			start++;
-		while (len > start && is_ws(key[len - 1]))
-			len--;
-		len -= start;
-		memmove(key, key + start, len);
-	}
-	if (o->ignore_case)
-		fold_case(key, key, len);
-	return len;
-}
-
 /* ---- invalid records --------------------------------------------------- */
 
 /* An invalid record: fatal, or counted (and warned about once). */

@@ -125,7 +125,4 @@ void	rec_set_memory(struct rec_opts *, uint64_t memory, uint64_t reserve);
  * record spill (recspill.c). */
 uint64_t rec_memory(const struct rec_opts *);
 
-/* Normalisation as a stand-alone step (used for keys and for tests). */
-size_t	rec_normalize(const struct rec_opts *, uint8_t *key, size_t len);
-
 #endif
