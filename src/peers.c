@@ -152,7 +152,7 @@ create_new_file(const char *path, const void *data, size_t len, mode_t mode)
 	struct atomicfile af;
 	int rc;
 
-	if (af_open(&af, path, mode, AF_UNNAMED) < 0)
+	if (af_open(&af, path, mode, AF_UNNAMED | AF_NOREPLACE) < 0)
 		fatal_errno(EXIT_IO, "cannot create a temporary file for %s",
 		    path);
 	if (write_all(af.fd, data, len) != 0) {
