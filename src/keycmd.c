@@ -1,12 +1,18 @@
 /*
- * keycmd.c: `psi-stream keygen` and `psi-stream fingerprint`.
+ * keycmd.c: `psi-stream keygen` (a key pair, or with --oprf a key for
+ * `prf --oprf-key`) and `psi-stream fingerprint`.
  *
- * peers.c owns the key formats and reads the keys; this file only decides
- * which kind of key an argument names and finds the comment of its .pub
- * line, the free text after "psi-stream-x25519 BASE64", which fingerprint
- * prints after the fingerprint as ssh-keygen -l does.  The comment comes
- * from a file someone else may have written: control characters are shown
- * as '?'.
+ * peers.c owns the key pair formats, reads the keys and writes secret
+ * files; this file only decides which kind of key an argument names and
+ * finds the comment of its .pub line, the free text after
+ * "psi-stream-x25519 BASE64", which fingerprint prints after the
+ * fingerprint as ssh-keygen -l does.  The comment comes from a file
+ * someone else may have written: control characters are shown as '?'.
+ *
+ * An OPRF key file is one line of 64 lowercase hex digits, the
+ * little-endian encoding of a random canonical non-zero ristretto255
+ * scalar (oprf.c draws it), exactly what oprf_parse_key_hex() accepts;
+ * the scalar and its text live in sodium_malloc memory and are wiped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 #include <sodium.h>
 
 #include "keycmd.h"
+#include "oprf.h"
 #include "peers.h"
 #include "util.h"
 
@@ -22,6 +29,26 @@ int
 cmd_keygen(const char *file, const char *comment)
 {
 	return peers_keygen(file, comment);
+}
+
+int
+cmd_keygen_oprf(const char *file)
+{
+	enum { TEXT = 2 * OPRF_SCALAR + 2 };	/* hex, '\n', NUL */
+	uint8_t *sk = xsodium_malloc(OPRF_SCALAR);
+	char *text = xsodium_malloc(TEXT);
+
+	oprf_random_scalar(sk);
+	hex_encode(text, sk, OPRF_SCALAR);
+	text[2 * OPRF_SCALAR] = '\n';
+	text[2 * OPRF_SCALAR + 1] = '\0';
+	sodium_memzero(sk, OPRF_SCALAR);
+	sodium_free(sk);
+	peers_write_secret(file, text, 2 * OPRF_SCALAR + 1);
+	sodium_memzero(text, TEXT);
+	sodium_free(text);
+	vlog(1, "wrote %s (an OPRF key for prf --oprf-key)", file);
+	return EXIT_OK;
 }
 
 /* The first line of path, or "" if it cannot be read. */

@@ -79,6 +79,7 @@ struct cli {
 	const char	*role;		/* --role, checked */
 	const char	*key_file;	/* keygen -f */
 	const char	*comment;	/* keygen -C */
+	int		 oprf;		/* keygen --oprf */
 	int		 progress;	/* --progress 1, --no-progress 0, else -1 */
 	int		 delim_set;
 };
@@ -104,9 +105,11 @@ static const struct command commands[] = {
 	    "hex line per record (for interoperability tests).",
 	    "prf only reads local files and writes to standard output", -1,
 	    prf_main },
-	{ "keygen", C_KEYGEN, "keygen [-f FILE] [-C COMMENT]",
+	{ "keygen", C_KEYGEN, "keygen [-f FILE] [-C COMMENT]\n"
+	    "keygen --oprf -f FILE",
 	    "Make a key pair: FILE (private, mode 0600) and FILE.pub, the line\n"
-	    "to give the peer (default FILE: ~/.config/psi-stream/id_x25519).",
+	    "to give the peer (default FILE: ~/.config/psi-stream/id_x25519);\n"
+	    "with --oprf, a key for prf --oprf-key in FILE (mode 0600).",
 	    "keygen only writes a key pair", 0, keygen_main },
 	{ "fingerprint", C_FPR, "fingerprint [FILE]",
 	    "Print the fingerprint of a key file, a .pub line or an inline key\n"
@@ -143,6 +146,7 @@ enum {
 	OPT_IGNORE_CASE,
 	OPT_SKIP_INVALID,
 	OPT_OPRF_KEY,
+	OPT_OPRF,
 	OPT_MEMORY,
 	OPT_TMPDIR,
 	OPT_STATS,
@@ -249,6 +253,9 @@ static const struct option_def options[] = {
 	    "never overwriting (default ~/.config/psi-stream/id_x25519)" },
 	{ NULL, 'C', C_KEYGEN, "COMMENT",
 	    "a comment for the .pub line, such as who owns the key" },
+	{ "oprf", OPT_OPRF, C_KEYGEN, NULL,
+	    "write a fresh OPRF key for prf --oprf-key to -f FILE\n"
+	    "instead of a key pair" },
 
 	HEADING(""),
 	{ "verbose", 'v', C_ALL, NULL,
@@ -572,6 +579,7 @@ set_option(struct cli *c, int id, char *arg)
 		break;
 	case 'f': c->key_file = arg; break;
 	case 'C': c->comment = arg; break;
+	case OPT_OPRF: c->oprf = 1; break;
 	case 'v': verbosity++; break;
 	case 'q': verbosity = 0; break;
 	case 'h': help(c->cmd);
@@ -781,7 +789,15 @@ prf_main(struct cli *c)
 static int
 keygen_main(struct cli *c)
 {
-	return cmd_keygen(c->key_file, c->comment);
+	if (!c->oprf)
+		return cmd_keygen(c->key_file, c->comment);
+	if (c->key_file == NULL)
+		usage_error(c->cmd, "keygen --oprf needs -f FILE: an OPRF key "
+		    "has no default place");
+	if (c->comment != NULL)
+		usage_error(c->cmd, "keygen --oprf takes no -C: an OPRF key "
+		    "file holds the key alone");
+	return cmd_keygen_oprf(c->key_file);
 }
 
 static int

@@ -451,6 +451,14 @@ keygen(const char *path, const char *comment, uint8_t pub_out[PEERS_KEY_LEN])
 	return 0;
 }
 
+void
+peers_write_secret(const char *path, const void *data, size_t len)
+{
+	if (create_new_file(path, data, len, 0600) != 0)
+		fatal(EXIT_USAGE, "%s already exists; not overwriting it "
+		    "(remove it first to make a new key)", path);
+}
+
 int
 peers_keygen(const char *path, const char *comment)
 {

@@ -20,6 +20,7 @@
 #ifndef PSI_PEERS_H
 #define PSI_PEERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PEERS_KEY_LEN	32
@@ -80,6 +81,10 @@ enum known_result known_peer_check(const char *path, const char *hostport,
  * ("OPRF key file").  Returns its length; errors are fatal. */
 size_t	peers_read_secret(const char *path, const char *what, char *buf,
 	    size_t cap);
+/* Write data (the caller's secret) to a new file at path, mode 0600 less
+ * the umask, all or nothing (atomicfile.c), never replacing an existing
+ * file: that is exit 1, naming it; a write error is exit 2. */
+void	peers_write_secret(const char *path, const void *data, size_t len);
 /* 1 if path starts like a private key file ("psi-stream-x25519-private "),
  * read with read(2) without passing the key through stdio; else 0. */
 int	peers_is_private_key(const char *path);

@@ -2,9 +2,10 @@
 # cli.sh: the command-line contract: --help and usage errors (exit 1),
 # unreadable input (exit 2), an unreachable peer (exit 3), a listener
 # with no authorization configured (exit 1), and `prf` reproducing the
-# RFC 9497 vector outputs through the real binary (and refusing bad keys).
+# RFC 9497 vector outputs through the real binary (and refusing bad keys);
+# keygen --oprf making keys prf takes, never over an existing file.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 79
+plan 89
 
 "$PSI" --help >"$T/help" 2>"$T/err"; rc=$?
 is "--help exits 0" "$rc" 0
@@ -56,6 +57,39 @@ printf 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\n' >"$T
 chmod 600 "$T/big"
 "$PSI" prf --oprf-key "$T/big" "$T/in" >/dev/null 2>"$T/err"; rc=$?
 is "prf refuses a non-canonical key (exit 1)" "$rc" 1
+
+# keygen --oprf writes a key prf takes (random bytes usually are not one)
+(umask 022; exec "$PSI" keygen --oprf -f "$T/ok.key") 2>"$T/err"; rc=$?
+is "keygen --oprf -f FILE: exit 0, one line saying what it wrote" \
+    "$rc $(cat "$T/err")" "0 psi-stream: wrote $T/ok.key (an OPRF key for prf --oprf-key)"
+is "... FILE is one line of 64 lowercase hex digits, mode 0600 under umask 022" \
+    "$(grep -c '^[0-9a-f]\{64\}$' "$T/ok.key") $(wc -l <"$T/ok.key" | tr -d ' ') $(stat -c %a "$T/ok.key")" \
+    "1 1 600"
+"$PSI" prf --oprf-key "$T/ok.key" "$T/in" >"$T/got3" 2>"$T/err"; rc=$?
+is "... prf takes it: one output per key" "$rc $(wc -l <"$T/got3" | tr -d ' ')" "0 2"
+good=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	"$PSI" keygen -q --oprf -f "$T/k$i.key" &&
+	    "$PSI" prf --oprf-key "$T/k$i.key" "$T/in" >/dev/null 2>&1 &&
+	    good=$((good + 1))
+done
+# 32 random bytes pass as a canonical scalar 1 time in 16: all 20 would
+# not, by chance, once in 2^80
+is "... 20 fresh keys, all canonical (prf takes every one)" "$good" 20
+is "... and all different" "$(cat "$T"/k*.key | sort -u | wc -l | tr -d ' ')" 20
+before=$(cat "$T/ok.key")
+"$PSI" keygen --oprf -f "$T/ok.key" 2>"$T/err"; rc=$?
+is "negative twin: keygen --oprf over an existing FILE: exit 1, FILE kept" \
+    "$rc $(cat "$T/ok.key")" "1 $before"
+check "... saying it does not overwrite it" \
+    grep -q "ok.key already exists; not overwriting it" "$T/err"
+"$PSI" keygen --oprf 2>"$T/err"; rc=$?
+is "keygen --oprf without -f: exit 1, pointing to keygen's help" \
+    "$rc $(sed -n 2p "$T/err")" "1 Try 'psi-stream keygen --help' for more information."
+"$PSI" keygen --oprf -f "$T/c.key" -C me 2>"$T/err"; rc=$?
+is "keygen --oprf -C: exit 1, nothing written" \
+    "$rc $(test -e "$T/c.key" && echo written)" "1 "
+check "--help lists keygen --oprf" grep -q -- "--oprf  .*OPRF key" "$T/help"
 
 # ---- each command takes its own options (issue 16 item 8) -------------
 printf 'a\nb\n' >"$T/in2"
