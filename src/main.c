@@ -6,6 +6,7 @@
  *   psi-stream check [record options] [FILE...]
  *   psi-stream prf --oprf-key FILE [record options] [FILE...]
  *   psi-stream keygen [-f FILE] [-C COMMENT]
+ *   psi-stream keygen --oprf -f FILE
  *   psi-stream fingerprint [FILE]
  *
  * Two tables drive it.  commands[] lists the subcommands (the run is the
@@ -21,6 +22,10 @@
  * --listen and --peer, a valid address), and dispatch() runs the command.
  * Nothing outside main.c runs before the command line is known to be good:
  * no identity is created, no file is opened, no socket is made.
+ *
+ * Signals (SIGINT, SIGTERM, SIGHUP) end the run through fatal() on a
+ * thread of their own, exit 128+N; after a Ctrl-C that the terminal echoed
+ * as "^C", the message starts on a fresh line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -422,6 +428,20 @@ on_fatal(int status, const char *told, const char *msg)
 	run_on_fatal(status, told, msg);
 }
 
+/* A terminal that echoes Ctrl-C as "^C" has just printed it where the
+ * cursor was, after a --progress line or at the start of a line: our line
+ * then starts on a fresh one, or it would end in that "^C" (the line
+ * erased is only as long as the progress line).  Not a terminal: nothing. */
+static void
+after_echoed_ctrl_c(void)
+{
+	struct termios t;
+
+	if (isatty(STDERR_FILENO) && tcgetattr(STDERR_FILENO, &t) == 0 &&
+	    (t.c_lflag & ECHO) && (t.c_lflag & ECHOCTL))
+		(void)write_all(STDERR_FILENO, "\n", 1);
+}
+
 /* SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken here,
  * so the ordinary fatal path (peer told, output and --stats handled) runs
  * in a normal thread context rather than in a signal handler. */
@@ -433,6 +453,8 @@ signal_thread(void *arg)
 
 	if (sigwait(set, &sig) != 0)
 		return NULL;
+	if (sig == SIGINT)
+		after_echoed_ctrl_c();
 	fatal(128 + sig, "interrupted by %s", sig == SIGINT ? "SIGINT" :
 	    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
 }

@@ -5,7 +5,10 @@
 # a 50,000-record querier run from a regular file shows a percentage that
 # rises and a time left that falls.  Negative twins: the same runs with
 # standard error not a terminal print no progress line at all; from a
-# pipe (size unknown) there is no percentage.
+# pipe (size unknown) there is no percentage.  Ctrl-C on the waiting
+# listener: "interrupted by SIGINT" is a line of its own, not followed by
+# the terminal's echoed ^C; negative twin: stderr a file gets that one line
+# and no empty line before it.
 # The OT engine (a holder of 4,000,000 records on one thread in the
 # smallest --memory, whose fingerprint sorter then spills, so that the
 # phase lasts a few draws; every byte its terminal gets is recorded, so no
@@ -16,7 +19,7 @@
 # fingerprints phase has no percentage, the buckets phase still has one
 # (it knows its total).  Skipped without tmux.
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 17
+plan 20
 
 SOCK=psi-progress-$$
 tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
@@ -26,7 +29,7 @@ tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
 if ! command -v tmux >/dev/null 2>&1 ||
     ! tm new-session -d -s keep -x 80 -y 5 "sleep 600" 2>"$T/tmux.err"; then
 	sed 's/^/# /' "$T/tmux.err" 2>/dev/null
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 		skip "no tmux, or it cannot start"
 	done
 	exit 0
@@ -76,6 +79,33 @@ tm kill-session -t wait
     /dev/null >/dev/null 2>"$T/wait.err"
 check "negative twin: stderr not a terminal, no waiting line" \
     sh -c "! grep -q 'waiting for' '$T/wait.err'"
+
+# ---- Ctrl-C on a terminal ------------------------------------------------
+# The terminal echoes "^C" after the waiting line; our message must not
+# end in it.  (The pane stays once everything in it has died of SIGINT.)
+port=$(free_port)
+tm new-session -d -s intr -x 150 -y 10 \
+    "env XDG_CONFIG_HOME='$XDG_CONFIG_HOME' sh -c 'stty echo echoctl; \"$PSI\" --listen 127.0.0.1:$port --insecure --accept-timeout 30 /dev/null'"
+tm set-option -t intr remain-on-exit on >/dev/null
+sleep 1.5
+tm send-keys -t intr C-c
+sleep 0.5
+tm capture-pane -p -t intr | grep -v '^$' >"$T/intr.screen"
+sed 's/^/# /' "$T/intr.screen"
+is "Ctrl-C on a terminal: the message is a line of its own" \
+    "$(grep 'interrupted' "$T/intr.screen")" "psi-stream: interrupted by SIGINT"
+check "... after the waiting line, which keeps the echoed ^C" \
+    grep -q "^psi-stream: waiting for a peer on .*\^C\$" "$T/intr.screen"
+tm kill-session -t intr
+"$PSI" --listen "127.0.0.1:$(free_port)" --insecure --accept-timeout 30 \
+    /dev/null >/dev/null 2>"$T/intr.err" &
+ipid=$!
+sleep 0.5
+kill -INT $ipid
+wait $ipid
+is "negative twin: SIGINT, stderr a file: exit 130, the one line alone" \
+    "$? $(sed "/warning: --insecure/d" "$T/intr.err")" \
+    "130 psi-stream: interrupted by SIGINT"
 
 # ---- a connector retrying ----------------------------------------------
 run conn "'$PSI' --peer 127.0.0.1:$(free_port) --insecure --connect-timeout 30 /dev/null"
