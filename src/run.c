@@ -103,15 +103,18 @@ listed(uint8_t (*keys)[32], int n, const uint8_t pub[32])
 	return 0;
 }
 
-/* --stats names the key the peer authenticated with (the last one let
- * in: a listener may admit a PSK stranger that then fails the handshake). */
-static int
-admit(const char fp[PEERS_FP_LEN])
-{
-	static char admitted[PEERS_FP_LEN];
+/* The fingerprint of the key our checks let in, for --stats (peer_key):
+ * a listener checks message 3, which proves a PSK, so it is named at once;
+ * a connector checks message 2, which proves none, so only once the
+ * listener's first frame has decrypted (peer_proven). */
+static char admitted[PEERS_FP_LEN];
 
+static int
+admit(const struct policy *pol, const char fp[PEERS_FP_LEN])
+{
 	memcpy(admitted, fp, PEERS_FP_LEN);
-	run_stats.peer_key = admitted;
+	if (pol->listener)
+		run_stats.peer_key = admitted;
 	return 0;
 }
 
@@ -126,32 +129,32 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 	peers_fingerprint(fp, pub);
 	if (pol->npinned > 0) {		/* exclusive, on both sides */
 		if (listed(pol->pinned, pol->npinned, pub))
-			return admit(fp);
+			return admit(pol, fp);
 		snprintf(why, whylen, "its key %s is not the one given with "
 		    "--peer-key", fp);
 		return -1;
 	}
 	if (pol->listener) {
 		if (listed(pol->authorized, pol->nauthorized, pub))
-			return admit(fp);
+			return admit(pol, fp);
 		if (pol->ro->psk_file)	/* XXpsk3 only completes with the PSK */
-			return admit(fp);
+			return admit(pol, fp);
 		snprintf(why, whylen, "its key %s is not authorized; to admit "
 		    "it, add its .pub line to %s or give it with --peer-key",
 		    fp, pol->authorized_path);
 		return -1;
 	}
 	/* Only look now: a new host is recorded once the first transport
-	 * frame decrypts (record_new_peer), not by a message 2 that proves
+	 * frame decrypts (peer_proven), not by a message 2 that proves
 	 * nothing about a PSK. */
 	switch (known_peer_check(NULL, pol->peer_addr, pub, 1)) {
 	case KNOWN_MATCH:
-		return admit(fp);
+		return admit(pol, fp);
 	case KNOWN_NEW_STRICT:
 		if (!pol->ro->strict_peer) {
 			memcpy(pol->new_key, pub, 32);
 			pol->is_new = 1;
-			return admit(fp);
+			return admit(pol, fp);
 		}
 		snprintf(why, whylen, "its key %s is not in %s and "
 		    "--strict-peer is set; check the fingerprint with the "
@@ -168,12 +171,15 @@ check_peer(void *arg, const uint8_t pub[32], char *why, size_t whylen)
 }
 
 /* Connector: the listener's first transport frame decrypted, so the
- * handshake is complete (and a PSK proven): trust a new key from now on. */
+ * handshake is complete (and a PSK proven): --stats names its key, and a
+ * new key is trusted from now on. */
 static void
-record_new_peer(struct policy *pol)
+peer_proven(struct policy *pol)
 {
 	enum known_result k;
 
+	if (!pol->ro->insecure)
+		run_stats.peer_key = admitted;
 	if (!pol->is_new)
 		return;
 	k = known_peer_check(NULL, pol->peer_addr, pol->new_key, 0);
@@ -472,7 +478,7 @@ cmd_run(struct run_opts *ro)
 		atomic_store(&the_channel, ch);
 		stats_phase("handshake");
 		plen = ch_expect(ch, FR_HELLO, buf);
-		record_new_peer(&pol);
+		peer_proven(&pol);
 		params_check(&ro->s.p, buf, plen, peer_desc);
 	}
 	if (id)

@@ -24,9 +24,10 @@
 # no such line and says "peer_key_added": false; under -q first contact
 # prints nothing, and --stats still says it was added; the listener's
 # --stats names the connector's key, never added; --insecure
-# authenticates nobody: "peer_key": null.
+# authenticates nobody: "peer_key": null; nor is a listener named that
+# turns out not to know our PSK (twin: one that does is).
 . "${SRCDIR:-.}/tests/lib.sh"
-plan 48
+plan 50
 
 field() {	# field FILE NAME: the number after "NAME":
 	sed -n "s/^ *\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -1
@@ -176,6 +177,26 @@ is "... yet --stats says it was added, with the fingerprint" \
     "$(str "$T/quiet.c.json" peer_key_added) $(str "$T/quiet.c.json" peer_key)" \
     "true $fp_bob"
 check "... and it was" grep -q "psi-stream-x25519" "$kp"
+
+# With a PSK, the connector learns that the listener knows it only from
+# its first frame: a listener with another PSK is never named.
+printf '%064d\n' 1 >"$T/psk1"; printf '%064d\n' 2 >"$T/psk2"
+chmod 600 "$T/psk1" "$T/psk2"
+for k in 2 1; do
+	"$PSI" --listen "127.0.0.1:$port" --identity "$T/bob" -q \
+	    --psk-file "$T/psk$k" --accept-timeout 5 "$T/b" >/dev/null 2>&1 &
+	_lpid=$!
+	"$PSI" --peer "127.0.0.1:$port" --connect-timeout 20 -q \
+	    --identity "$T/alice" --peer-key "$T/bob.pub" --psk-file "$T/psk1" \
+	    --stats "$T/psk$k.c.json" "$T/a" >/dev/null 2>&1
+	eval "rc$k=\$?"
+	[ "$k" = 2 ] && kill $_lpid 2>/dev/null
+	wait $_lpid
+done
+is "a listener with another PSK: exit 4, peer_key null" \
+    "$rc2 $(str "$T/psk2.c.json" peer_key)" "4 null"
+is "negative twin: the same PSK: exit 0, peer_key the listener's" \
+    "$rc1 $(str "$T/psk1.c.json" peer_key)" "0 $fp_bob"
 
 pair insecure "--insecure -q --stats $T/ins.l.json $T/b" \
     "--insecure -q --stats $T/ins.c.json $T/a"
