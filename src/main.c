@@ -453,6 +453,15 @@ signal_thread(void *arg)
 
 	if (sigwait(set, &sig) != 0)
 		return NULL;
+	if (!result_may_interrupt()) {
+		/* the output is in place: too late to interrupt, and a
+		 * status of 128+N would say it was not; the run ends soon */
+		vlog(2, "%s after the output was in place: finishing the run",
+		    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" :
+		    "SIGHUP");
+		for (;;)
+			pause();
+	}
 	if (sig == SIGINT)
 		after_echoed_ctrl_c();
 	fatal(128 + sig, "interrupted by %s", sig == SIGINT ? "SIGINT" :

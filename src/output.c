@@ -113,9 +113,11 @@ output_text(struct output *o, const char *text)
 void
 output_commit(struct output *o)
 {
+	result_commit_begin();		/* no signal ends us half-way */
 	flush_buf(o);
 	if (o->path != NULL && af_commit(&out_file) != 0)
 		fatal_output_errno("cannot write %s", o->path);
+	result_commit_end();
 	free(o->path);
 	free(o->buf);
 	free(o);

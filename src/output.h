@@ -22,7 +22,8 @@ struct output *output_open(const char *path, char term);
 void	output_record(struct output *, const uint8_t *data, size_t len);
 /* A line of text (count-only results and the like), no terminator added. */
 void	output_text(struct output *, const char *text);
-/* Flush, fsync and rename into place (or flush stdout); frees o. */
+/* Flush, fsync and rename into place (or flush stdout); frees o.  From
+ * then on a signal no longer ends the run (result_commit_end()). */
 void	output_commit(struct output *);
 /* Async-signal-safe: unlink the temporary file if there is one. */
 void	output_abort(void);

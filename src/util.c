@@ -81,6 +81,32 @@ vfatal(int status, const char *told, int errnum, const char *fmt, va_list ap)
 	_exit(status);
 }
 
+static pthread_mutex_t result_lock = PTHREAD_MUTEX_INITIALIZER;
+static int result_in_place;
+
+void
+result_commit_begin(void)
+{
+	pthread_mutex_lock(&result_lock);
+}
+
+void
+result_commit_end(void)
+{
+	result_in_place = 1;
+	pthread_mutex_unlock(&result_lock);
+}
+
+int
+result_may_interrupt(void)
+{
+	pthread_mutex_lock(&result_lock);
+	if (!result_in_place)
+		return 1;	/* held: the process ends before a commit */
+	pthread_mutex_unlock(&result_lock);
+	return 0;
+}
+
 void
 fatal_claim_end(void)
 {

@@ -69,6 +69,20 @@ void	set_fatal_hook(fatal_hook_fn);
  * waits for it to end the process. */
 void	fatal_claim_end(void);
 
+/*
+ * The result going into place (output_commit) must not race a signal:
+ * otherwise a run could exit 143 with its -o file in place, and a cron
+ * job would take a complete result for a failed one.  The commit runs
+ * between result_commit_begin() and result_commit_end(); the signal thread
+ * asks result_may_interrupt() first, which returns 1 (and keeps the
+ * commit out for good: the caller then ends the process) while nothing is
+ * in place, or 0 once it is: the signal is then ignored and the run
+ * finishes normally, exit 0.
+ */
+void	result_commit_begin(void);
+void	result_commit_end(void);
+int	result_may_interrupt(void);
+
 /* "psi-stream: <msg>" on stderr, then exit(status).  Never returns.  The
  * peer is told told (a TOLD_ class, or a fixed string of the same kind),
  * or with NULL the status's class (exit_told); told is ignored for a
