@@ -264,7 +264,8 @@ ch_turned_away(const struct channel *ch)
 
 /*
  * A connection that arrives while the listener shakes hands with another
- * is told so, with an empty message (PROTOCOL.md section 3), and closed:
+ * (for BUSY_AFTER already) is told so, with an empty message (PROTOCOL.md
+ * section 3), and closed:
  * its connector retries at once instead of waiting out its handshake
  * deadline in our queue.  What it sent (message 1) is read and dropped
  * first, so that the close is a FIN, not a reset that could discard the
