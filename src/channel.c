@@ -330,10 +330,13 @@ read_wire(struct channel *ch, uint8_t *buf, size_t len, int eof_ok)
 			continue;
 		if (rc == 0 && woke)
 			continue;	/* time to watch the door */
-		if (rc > 0 && door && (pfd[1].revents & POLLIN)) {
+		if (rc > 0 && door && (pfd[1].revents & POLLIN) &&
+		    pfd[0].revents == 0) {
+			/* our own peer first: if it has something, the
+			 * handshake may be about to end, and the one waiting
+			 * will be next */
 			turn_away(ch, ch->doorman);
-			if (pfd[0].revents == 0)
-				continue;
+			continue;
 		}
 		if (rc == 0 && ch->deadline > 0 && now_seconds() >= ch->deadline)
 			continue;	/* the deadline's message, above */

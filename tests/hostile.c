@@ -57,6 +57,8 @@ die(const char *what)
 	exit(99);
 }
 
+static const char *peer_port;	/* connect_to's, for a retry */
+
 static void
 connect_to(const char *port)
 {
@@ -66,6 +68,7 @@ connect_to(const char *port)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((unsigned short)atoi(port));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	peer_port = port;
 	for (int i = 0; i < 200; i++) {
 		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
 			die("socket");
@@ -212,7 +215,20 @@ handshake_with(const uint8_t *params, size_t plen)
 	auth.arg = NULL;
 	ch = ch_new(fd, 10, "psi-stream");
 	if (initiator) {
-		ch_handshake(ch, 1, &auth, params, plen, NULL, NULL);
+		/* a listener still busy with the case before says so: come
+		 * back, as psi-stream's connector does */
+		int rc, status;
+		for (int i = 0; (rc = ch_try_handshake(ch, 1, &auth, 0, params,
+		    plen, NULL, NULL)) == CH_BUSY && i < 100; i++) {
+			ch_close(ch);
+			usleep(100000);
+			connect_to(peer_port);
+			ch = ch_new(fd, 10, "psi-stream");
+		}
+		if (rc != 0) {
+			const char *why = ch_failure(ch, &status);
+			fatal(status, "%s", why);
+		}
 		ch_expect(ch, FR_HELLO, frame);
 	} else {
 		ch_handshake(ch, 0, &auth, NULL, 0, &peer_params, &peer_len);
