@@ -295,10 +295,10 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
  * shake hands.  A listener busy with somebody else says so and closes
  * (CH_BUSY): we try again every BUSY_RETRY seconds while the connect
  * timeout lasts; one that went away or said nothing before answering
- * message 1 is tried again likewise.  Both sides have a handshake deadline: the
- * listener's because strangers can reach it, the connector's (a little
- * longer, see connector_handshake_secs()) so that a service that is not
- * psi-stream fails in seconds.
+ * message 1 is tried again likewise.  Both sides have a handshake
+ * deadline: the listener's because strangers can reach it, the
+ * connector's (a little longer, see connector_handshake_secs()) so that a
+ * service that is not psi-stream fails in seconds.
  */
 #define BUSY_RETRY	0.1
 
