@@ -216,10 +216,12 @@ connector_handshake_secs(const struct run_opts *ro)
 	return ro->timeout < secs ? ro->timeout : secs;
 }
 
-/* One line for a refused attempt (its message names the address). */
+/* One line for a refused attempt (its message names the address), with
+ * the number of connections it made us turn away (ch_turned_away). */
 static void
-log_refused(const char *why)
+log_refused(const char *why, unsigned long away)
 {
+	char more[64] = "";
 	static double tokens = LOG_BURST, last;
 	static unsigned long hidden;
 	double now = now_seconds();
@@ -234,11 +236,14 @@ log_refused(const char *why)
 		return;
 	}
 	tokens -= 1;
+	if (away)
+		snprintf(more, sizeof(more), " (%lu connection%s told to come "
+		    "back meanwhile)", away, away == 1 ? "" : "s");
 	if (hidden)
-		warnx_("%s; still listening (%lu more refused, not shown)", why,
-		    hidden);
+		warnx_("%s%s; still listening (%lu more refused, not shown)",
+		    why, more, hidden);
 	else
-		warnx_("%s; still listening", why);
+		warnx_("%s%s; still listening", why, more);
 	hidden = 0;
 }
 
@@ -273,15 +278,7 @@ accept_peer(struct run_opts *ro, const struct ch_auth *auth,
 		    peer_params, plen) == 0)
 			break;
 		refused++;
-		if (ch_turned_away(ch) > 0) {
-			char *why = xasprintf("%s (%lu connection%s told to come "
-			    "back meanwhile)", ch_failure(ch, NULL),
-			    ch_turned_away(ch), ch_turned_away(ch) == 1 ? "" :
-			    "s");
-			log_refused(why);
-			free(why);
-		} else
-			log_refused(ch_failure(ch, NULL));
+		log_refused(ch_failure(ch, NULL), ch_turned_away(ch));
 		ch_close(ch);
 		free(*peer_desc);
 	}
