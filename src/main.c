@@ -449,23 +449,24 @@ static void *
 signal_thread(void *arg)
 {
 	sigset_t *set = arg;
+	const char *name;
 	int sig;
 
 	if (sigwait(set, &sig) != 0)
 		return NULL;
+	name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" :
+	    "SIGHUP";
 	if (!result_may_interrupt()) {
 		/* the output is in place: too late to interrupt, and a
 		 * status of 128+N would say it was not; the run ends soon */
 		vlog(2, "%s after the output was in place: finishing the run",
-		    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" :
-		    "SIGHUP");
+		    name);
 		for (;;)
 			pause();
 	}
 	if (sig == SIGINT)
 		after_echoed_ctrl_c();
-	fatal(128 + sig, "interrupted by %s", sig == SIGINT ? "SIGINT" :
-	    sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+	fatal(128 + sig, "interrupted by %s", name);
 }
 
 static void
